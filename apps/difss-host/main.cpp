@@ -1,0 +1,90 @@
+// difss-host: run DifFSS pipelines and inspect plugins.
+//
+//   difss-host --pipeline FILE           run a pipeline
+//   difss-host validate FILE             check a pipeline without running it
+//   difss-host plugins list [--verbose]  what is installed (and what was rejected, and why)
+//   difss-host plugins inspect ID        a plugin's parameters and ports
+#include <CLI/CLI.hpp>
+
+#include <difss/core/errors.hpp>
+#include <difss/core/host_services.hpp>
+#include <difss/core/log.hpp>
+#include <difss/core/registry.hpp>
+
+#include <iostream>
+
+#include "commands.hpp"
+
+#ifndef DIFSS_VERSION
+#define DIFSS_VERSION "0.0.0"
+#endif
+
+using namespace difss;
+
+int main(int argc, char** argv) {
+  CLI::App app{"difss-host " DIFSS_VERSION
+               " — DifFSS few-shot segmentation with diffusion-generated auxiliary supports"};
+  app.set_version_flag("--version", std::string("difss-host ") + DIFSS_VERSION + " (plugin ABI " +
+                                        std::to_string(DIFSS_ABI_VERSION_MAJOR) + "." +
+                                        std::to_string(DIFSS_ABI_VERSION_MINOR) + ")");
+  app.footer(
+      "Exit codes: 0 success, 1 a run or plugin call failed, 2 invalid command line or pipeline,\n"
+      "130 cancelled (Ctrl-C). Plugins are searched in --plugin-path, DIFSS_PLUGIN_PATH,\n"
+      "<exe>/../lib/difss/plugins and the install prefix.");
+
+  std::string pipeline_file, log_level = "info";
+  std::vector<std::string> plugin_paths;
+  int threads = 0;
+  app.add_option("--pipeline,-p", pipeline_file, "Run the pipeline in this TOML file");
+  app.add_option("--plugin-path", plugin_paths, "Extra plugin folder or file (repeatable, searched first)");
+  app.add_option("--threads", threads, "Compute threads (0 = the pipeline's setting or all cores)")
+      ->check(CLI::Range(0, 1024));
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  auto* validate = app.add_subcommand("validate", "Check a pipeline (plugins, parameters, ports) without running it");
+  std::string validate_file;
+  validate->add_option("file", validate_file, "Pipeline TOML")->required();
+
+  auto* plugins = app.add_subcommand("plugins", "List or inspect plugins");
+  plugins->require_subcommand(1);
+  auto* list = plugins->add_subcommand("list", "List plugins: kind, id, version");
+  bool verbose = false;
+  list->add_flag("--verbose,-v", verbose, "Also show the search path and every rejected candidate with its reason");
+  auto* inspect = plugins->add_subcommand("inspect", "Show a plugin's descriptor, parameters and ports");
+  std::string inspect_id;
+  inspect->add_option("id", inspect_id, "Plugin id")->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? cli::kExitOk : cli::kExitConfig;
+  }
+
+  init_logging(log_level);
+  DiscoveryOptions discovery;
+  for (const auto& p : plugin_paths) discovery.plugin_paths.emplace_back(p);
+
+  try {
+    if (*plugins || *validate) {
+      Registry reg;
+      reg.discover(discovery);
+      if (*list) return cli::plugins_list(reg, verbose);
+      if (*inspect) return cli::plugins_inspect(reg, inspect_id);
+      return cli::validate(reg, validate_file);
+    }
+    if (!pipeline_file.empty()) return cli::run_pipeline(discovery, pipeline_file, threads);
+    std::cout << app.help();
+    return cli::kExitConfig;
+  } catch (const ConfigError& e) {
+    std::cerr << e.what() << "\n";
+    return cli::kExitConfig;
+  } catch (const Cancelled&) {
+    logger()->warn("cancelled; finished items are kept, re-run to resume");
+    return cli::kExitCancelled;
+  } catch (const std::exception& e) {
+    logger()->error("{}", e.what());
+    return cli::kExitFailure;
+  }
+}

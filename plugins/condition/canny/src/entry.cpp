@@ -1,0 +1,3 @@
+#include "canny.hpp"
+
+DIFSS_PLUGIN_LIBRARY("difss-condition-canny", difss::plugins::CannyCondition)

@@ -1,0 +1,77 @@
+// Shared helpers for the host tests: a registry over the test plugins, temp dirs, running
+// difss-host as a child process.
+#pragma once
+
+#include <difss/core/registry.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+
+namespace difss::test {
+
+inline Registry& test_registry() {
+  static Registry* reg = [] {
+    auto* r = new Registry;
+    DiscoveryOptions o;
+    o.plugin_paths = {DIFSS_TEST_PLUGIN_DIR};
+    o.use_environment = false;
+    o.use_default_dirs = false;
+    r->discover(o);
+    return r;
+  }();
+  return *reg;
+}
+
+inline const LibraryRecord* record_for(const std::string& file_part) {
+  for (const auto& l : test_registry().libraries())
+    if (l.path.filename().string().find(file_part) != std::string::npos) return &l;
+  return nullptr;
+}
+
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() / ("difss-test-" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::filesystem::path write(const std::string& name, const std::string& text) const {
+    auto p = path / name;
+    std::filesystem::create_directories(p.parent_path());
+    std::ofstream(p) << text;
+    return p;
+  }
+};
+
+struct Exec {
+  int code = -1;
+  std::string output;  // stdout + stderr
+};
+
+inline Exec run_host(const std::string& args) {
+  const char* exe = std::getenv("DIFSS_HOST_EXE");
+  REQUIRE(exe != nullptr);
+  std::string cmd = std::string(exe) + " " + args + " 2>&1";
+  Exec r;
+  FILE* f = popen(cmd.c_str(), "r");
+  REQUIRE(f != nullptr);
+  std::array<char, 4096> buf{};
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), f)) > 0) r.output.append(buf.data(), n);
+  int status = pclose(f);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace difss::test
