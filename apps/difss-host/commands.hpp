@@ -5,6 +5,9 @@
 #include <difss/core/registry.hpp>
 
 #include <string>
+#include <vector>
+
+#include <difss/core/errors.hpp>
 
 namespace difss::cli {
 
@@ -16,6 +19,9 @@ constexpr int kExitCancelled = 130;
 int plugins_list(const Registry& reg, bool verbose);
 int plugins_inspect(const Registry& reg, const std::string& id);
 int validate(const Registry& reg, const std::string& file);
-int run_pipeline(const DiscoveryOptions& discovery, const std::string& file, int threads_override);
+int print_pipeline_keys();
+int bench(const std::string& which, const std::vector<std::string>& args);
+int run_pipeline(const DiscoveryOptions& discovery, const std::string& file, int threads_override,
+                 const std::string& shard);
 
 }  // namespace difss::cli

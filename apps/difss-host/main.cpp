@@ -35,7 +35,9 @@ int main(int argc, char** argv) {
   std::string pipeline_file, log_level = "info";
   std::vector<std::string> plugin_paths;
   int threads = 0;
+  std::string shard;
   app.add_option("--pipeline,-p", pipeline_file, "Run the pipeline in this TOML file");
+  app.add_option("--shard", shard, "Run only items with index % N == K (K/N), e.g. 0/4");
   app.add_option("--plugin-path", plugin_paths, "Extra plugin folder or file (repeatable, searched first)");
   app.add_option("--threads", threads, "Compute threads (0 = the pipeline's setting or all cores)")
       ->check(CLI::Range(0, 1024));
@@ -44,7 +46,9 @@ int main(int argc, char** argv) {
 
   auto* validate = app.add_subcommand("validate", "Check a pipeline (plugins, parameters, ports) without running it");
   std::string validate_file;
-  validate->add_option("file", validate_file, "Pipeline TOML")->required();
+  bool print_keys = false;
+  validate->add_option("file", validate_file, "Pipeline TOML");
+  validate->add_flag("--keys", print_keys, "Print the reference of every host-level pipeline key (Markdown)");
 
   auto* plugins = app.add_subcommand("plugins", "List or inspect plugins");
   plugins->require_subcommand(1);
@@ -54,6 +58,13 @@ int main(int argc, char** argv) {
   auto* inspect = plugins->add_subcommand("inspect", "Show a plugin's descriptor, parameters and ports");
   std::string inspect_id;
   inspect->add_option("id", inspect_id, "Plugin id")->required();
+
+  auto* bench = app.add_subcommand("bench", "Print speed and memory figures: conditions, sampler or segmenter "
+                                            "(options after the name; see docs/MODELS.md)");
+  std::string bench_which;
+  bench->add_option("which", bench_which, "conditions | sampler | segmenter")->required();
+  bench->allow_extras();
+  bench->prefix_command();
 
   try {
     app.parse(argc, argv);
@@ -67,6 +78,12 @@ int main(int argc, char** argv) {
   for (const auto& p : plugin_paths) discovery.plugin_paths.emplace_back(p);
 
   try {
+    if (*validate && print_keys) return cli::print_pipeline_keys();
+    if (*bench) return cli::bench(bench_which, bench->remaining());
+    if (*validate && validate_file.empty()) {
+      std::cerr << "validate: a pipeline file is required\n";
+      return cli::kExitConfig;
+    }
     if (*plugins || *validate) {
       Registry reg;
       reg.discover(discovery);
@@ -74,7 +91,7 @@ int main(int argc, char** argv) {
       if (*inspect) return cli::plugins_inspect(reg, inspect_id);
       return cli::validate(reg, validate_file);
     }
-    if (!pipeline_file.empty()) return cli::run_pipeline(discovery, pipeline_file, threads);
+    if (!pipeline_file.empty()) return cli::run_pipeline(discovery, pipeline_file, threads, shard);
     std::cout << app.help();
     return cli::kExitConfig;
   } catch (const ConfigError& e) {

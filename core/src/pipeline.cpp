@@ -57,6 +57,8 @@ const std::vector<KeySpec> kKeys = {
     {"evaluation", "compare_without_aux", "bool", "true",
      "Also segment with the real supports only, to report mIoU with and without auxiliary supports."},
     {"evaluation", "grids", "int", "8", "Episodes drawn as PNG grids in the report."},
+    {"evaluation", "input_size", "int", "400",
+     "Side of the square the masks are resized to when eval_size = \"input\" (HSNet: 400)."},
 };
 
 struct Collector {
@@ -273,6 +275,8 @@ Pipeline parse_table(const toml::table& root, const fs::path& file) {
     read<bool>(c, *t, "compare_without_aux", "a boolean");
     if (auto v = read<int64_t>(c, *t, "grids", "an integer"); v && *v < 0)
       c.add(t->get("grids")->source(), "'grids' must be >= 0");
+    if (auto v = read<int64_t>(c, *t, "input_size", "an integer"); v && (*v < 8 || *v > 4096))
+      c.add(t->get("input_size")->source(), "'input_size' must be in [8, 4096]");
     for (auto&& [k, v] : *t) {
       p.evaluation[std::string(k.str())] = to_json(v);
       p.evaluation_locs[std::string(k.str())] = c.loc(v.source());
@@ -399,6 +403,45 @@ bool has_port(const difss_descriptor& d, difss_port_dir dir, const std::string& 
 
 }  // namespace
 
+ResolvedParams resolve_params(const difss_descriptor& d, const nlohmann::json& raw,
+                              const std::map<std::string, SourceLoc>& locs, const SourceLoc& where,
+                              const fs::path& base_dir, std::vector<std::string>& errors) {
+  auto loc_of = [&](const std::string& key) {
+    auto it = locs.find(key);
+    return (it == locs.end() ? where : it->second).str();
+  };
+  std::string id = d.id;
+  ResolvedParams rp;
+  std::vector<std::string> names;
+  for (uint32_t i = 0; i < d.param_count; ++i) names.push_back(d.params[i].name);
+  for (auto& [key, val] : raw.items())
+    if (std::find(names.begin(), names.end(), key) == names.end())
+      errors.push_back(loc_of(key) + ": unknown parameter '" + key + "' for plugin '" + id + "'" +
+                       did_you_mean(key, names));
+  for (uint32_t i = 0; i < d.param_count; ++i) {
+    const difss_param_spec& s = d.params[i];
+    if (!raw.contains(s.name)) {
+      if (s.flags & DIFSS_PARAM_FLAG_REQUIRED) {
+        errors.push_back(where.str() + ": plugin '" + id + "' needs parameter '" + s.name + "' (" +
+                         describe_type(s) + ")");
+        continue;
+      }
+      sdk::Value v = sdk::Value::from(s.default_value);
+      v.type = s.type;
+      rp.set(s.name, v, true);
+      continue;
+    }
+    sdk::Value v;
+    std::string why = convert(s, raw[s.name], v, base_dir);
+    if (!why.empty()) {
+      errors.push_back(loc_of(s.name) + ": parameter '" + s.name + "' of plugin '" + id + "': " + why);
+      continue;
+    }
+    rp.set(s.name, v);
+  }
+  return rp;
+}
+
 void resolve_plugins(Pipeline& p, const Registry& registry) {
   std::vector<std::string> errors;
   const std::map<std::string, difss_kind> expected{{"condition", DIFSS_KIND_CONDITION},
@@ -428,37 +471,7 @@ void resolve_plugins(Pipeline& p, const Registry& registry) {
       continue;
     }
     st.info = info;
-    ResolvedParams rp;
-    std::vector<std::string> names;
-    for (uint32_t i = 0; i < d.param_count; ++i) names.push_back(d.params[i].name);
-    for (auto& [key, val] : st.raw_params.items()) {
-      if (std::find(names.begin(), names.end(), key) == names.end())
-        errors.push_back(st.param_locs[key].str() + ": unknown parameter '" + key + "' for plugin '" +
-                         st.plugin + "'" + did_you_mean(key, names));
-    }
-    for (uint32_t i = 0; i < d.param_count; ++i) {
-      const difss_param_spec& s = d.params[i];
-      if (!st.raw_params.contains(s.name)) {
-        if (s.flags & DIFSS_PARAM_FLAG_REQUIRED) {
-          errors.push_back(st.loc.str() + ": plugin '" + st.plugin + "' needs parameter '" +
-                           s.name + "' (" + describe_type(s) + ")");
-          continue;
-        }
-        sdk::Value v = sdk::Value::from(s.default_value);
-        v.type = s.type;
-        rp.set(s.name, v, true);
-        continue;
-      }
-      sdk::Value v;
-      std::string why = convert(s, st.raw_params[s.name], v, p.file.parent_path());
-      if (!why.empty()) {
-        errors.push_back(st.param_locs[s.name].str() + ": parameter '" + s.name + "' of plugin '" +
-                         st.plugin + "': " + why);
-        continue;
-      }
-      rp.set(s.name, v);
-    }
-    st.params = std::move(rp);
+    st.params = resolve_params(d, st.raw_params, st.param_locs, st.loc, p.file.parent_path(), errors);
   }
   // Connected ports must agree: condition -> control image -> sampler -> images -> segmenter.
   auto port_check = [&](const std::optional<PluginStage>& st, difss_port_dir dir,

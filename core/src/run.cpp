@@ -1,11 +1,503 @@
 #include "difss/core/run.hpp"
 
+#include <difss/data/data.hpp>
+
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <regex>
+
 #include "difss/core/errors.hpp"
+#include "difss/core/host_services.hpp"
+#include "difss/core/instances.hpp"
+#include "difss/core/log.hpp"
+#include "difss/core/progress.hpp"
+#include "difss/core/report.hpp"
+
+#ifndef DIFSS_VERSION
+#define DIFSS_VERSION "0.0.0"
+#endif
+
+namespace fs = std::filesystem;
+using nlohmann::json;
 
 namespace difss {
 
-RunSummary run(const Pipeline& p) {
-  throw ConfigError(p.file.string() + ": the run orchestrator is not built yet");
+uint64_t item_seed(uint64_t pipeline_seed, const std::string& key) {
+  uint64_t h = 1469598103934665603ULL;  // FNV-1a
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ULL;
+  uint64_t z = pipeline_seed + 0x9E3779B97F4A7C15ULL * (h | 1);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+const char* kHonestyNote =
+    "Embedded default: tiny models trained by difss on procedural images. These numbers "
+    "demonstrate the pipeline; they are not the paper's results.";
+
+json read_json(const fs::path& f) {
+  std::ifstream in(f);
+  return json::parse(in);
+}
+
+void write_json(const fs::path& f, const json& j) { data::write_file_atomic(f, j.dump(2) + "\n"); }
+
+// Removes temporary files a killed run may have left (the atomic writer's "<name>.tmp-XXXXXX").
+size_t remove_stale_temporaries(const fs::path& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  if (!fs::exists(dir, ec)) return 0;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_regular_file(ec) && it->path().filename().string().find(".tmp-") != std::string::npos) {
+      fs::remove(it->path(), ec);
+      ++n;
+    }
+  }
+  return n;
+}
+
+data::DatasetConfig dataset_config(const Pipeline& p) {
+  data::DatasetConfig c;
+  const json& d = p.dataset;
+  c.kind = d.value("kind", "");
+  c.root = d.value("root", "");
+  c.fold = int(d.value("fold", 0));
+  c.shots = int(d.value("shots", 1));
+  c.split = d.value("split", "val");
+  c.split_dir = d.value("split_dir", "");
+  if (d.contains("options"))
+    for (auto& [k, v] : d["options"].items()) c.options[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  return c;
+}
+
+std::string format_prompt(std::string tmpl, const std::string& cls) {
+  for (size_t pos; (pos = tmpl.find("{class}")) != std::string::npos;) tmpl.replace(pos, 7, cls);
+  return tmpl;
+}
+
+json counts_json(const data::IoUCounts& c) {
+  return {{"inter_bg", c.inter[0]}, {"union_bg", c.uni[0]}, {"inter_fg", c.inter[1]}, {"union_fg", c.uni[1]}};
+}
+data::IoUCounts counts_from(const json& j) {
+  data::IoUCounts c;
+  c.inter[0] = j.at("inter_bg");
+  c.uni[0] = j.at("union_bg");
+  c.inter[1] = j.at("inter_fg");
+  c.uni[1] = j.at("union_fg");
+  return c;
+}
+double fg_iou(const data::IoUCounts& c) { return c.uni[1] ? double(c.inter[1]) / double(c.uni[1]) : 0.0; }
+
+std::string pad6(size_t i) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%06zu", i);
+  return buf;
+}
+
+// The identity of a run: the resolved pipeline without settings that do not change results.
+json run_identity(const Pipeline& p) {
+  json j = p.resolved_json();
+  j["pipeline"].erase("threads");
+  j["pipeline"].erase("log_level");
+  j["pipeline"].erase("output");
+  j["pipeline"].erase("file");
+  j["pipeline"].erase("on_error");
+  j["evaluation"].erase("grids");
+  return j;
+}
+
+class Runner {
+ public:
+  Runner(const Pipeline& p, const RunOptions& o) : p_(p), opt_(o), out_(p.output) {}
+
+  RunSummary run() {
+    prepare();
+    open_dataset();
+    create_instances();
+    return p_.mode == "generate" ? generate_all() : evaluate_all();
+  }
+
+ private:
+  // ---------------------------------------------------------------------------- set-up
+  void prepare() {
+    fs::create_directories(out_);
+    size_t stale = remove_stale_temporaries(out_);
+    add_log_file(out_ / "run.log");
+    logger()->info("run '{}' -> {}", p_.name, out_.string());
+    if (stale) logger()->info("removed {} temporary file(s) left by an interrupted run", stale);
+    json id = run_identity(p_);
+    fs::path run_json = out_ / "run.json";
+    if (fs::exists(run_json)) {
+      json old = read_json(run_json);
+      if (old.value("identity", json()) != id)
+        throw ConfigError(p_.file.string() + ": the output folder " + out_.string() +
+                          " holds a run of a different pipeline (seed, dataset, plugins or parameters "
+                          "differ); choose another [pipeline] output or remove that folder");
+      logger()->info("resuming: finished items are kept");
+    } else {
+      write_json(run_json, {{"identity", id}, {"difss_version", DIFSS_VERSION}});
+    }
+    set_run_dir(out_);
+    per_support_ = p_.generator ? int(p_.generator->extra.value("per_support", 4)) : 0;
+    if (p_.generator && p_.generator->info)  // a sampler's own per_support, when the user set it, wins
+      for (const auto& it : p_.generator->params.items())
+        if (it.name == "per_support" && !it.defaulted) per_support_ = int(it.value.i);
+    fs::path aux_root = out_ / "aux";
+    if (p_.generator && p_.generator->extra.contains("aux_dir")) aux_root = p_.generator->extra["aux_dir"].get<std::string>();
+    store_ = std::make_unique<data::AuxSupportStore>(aux_root);
+  }
+
+  void open_dataset() {
+    try {
+      ds_ = data::open_dataset(dataset_config(p_));
+    } catch (const std::exception& e) {
+      throw ConfigError(p_.where("dataset", "kind") + ": [dataset]: " + e.what());
+    }
+    logger()->info("dataset {}: {} classes, {} image-class pairs ({})", ds_->kind(), ds_->classes().size(),
+                   ds_->samples().size(), ds_->split_source());
+  }
+
+  void create_instances() {
+    auto t0 = Clock::now();
+    if (p_.condition && p_.condition->info && p_.generator && p_.generator->info)
+      cond_ = std::make_unique<ConditionInstance>(*p_.condition->info, p_.condition->params);
+    if (p_.generator && p_.generator->info)
+      sampler_ = std::make_unique<SamplerInstance>(*p_.generator->info, p_.generator->params);
+    if (p_.mode == "evaluate" && p_.segmenter && p_.segmenter->info)
+      seg_ = std::make_unique<SegmenterInstance>(*p_.segmenter->info, p_.segmenter->params);
+    load_seconds_ = seconds_since(t0);
+    logger()->info("plugins ready in {:.2f} s", load_seconds_);
+  }
+
+  bool mine(size_t index) const { return int(index % size_t(opt_.shard_count)) == opt_.shard_index; }
+
+  // ---------------------------------------------------------------------------- aux supports
+  // The aux images of (support sample, class): read from the store, generated first if missing
+  // and a sampler is configured. `control` receives the control map when one is made or stored.
+  std::vector<data::AuxSupport> aux_for(size_t s, int cls, Progress* prog, cv::Mat* control) {
+    if (per_support_ <= 0) return {};
+    const data::Sample& smp = ds_->samples()[s];
+    int label = ds_->aux_label(cls);
+    if (sampler_ && store_->count(*ds_, s, cls, per_support_) < per_support_) {
+      auto t0 = Clock::now();
+      cv::Mat image = ds_->load_image(s), mask = ds_->load_mask(s, cls);
+      const data::ClassInfo& ci = ds_->class_info(cls);
+      cv::Mat ctl = cond_->generate(image, mask, cls, ci.name, ds_->class_set());
+      store_->write_control(smp.name, label, ctl);
+      SamplerInstance::Request req;
+      std::string cname = ci.prompt_name.empty() ? ci.name : ci.prompt_name;
+      req.prompt = format_prompt(p_.generator->extra.value("prompt", "{class}"), cname);
+      req.negative_prompt = p_.generator->extra.value("negative_prompt", "");
+      req.class_id = cls;
+      req.class_name = cname;
+      req.seed = item_seed(p_.seed, smp.name + "#" + std::to_string(cls));
+      req.count = uint32_t(per_support_);
+      auto images = sampler_->sample(ctl, req, [prog](const char* what, uint64_t d, uint64_t t) {
+        if (prog) prog->note(std::string(what) + " " + std::to_string(d) + "/" + std::to_string(t));
+      });
+      for (int k = 0; k < per_support_; ++k) store_->write(*ds_, s, cls, k, images[size_t(k)]);
+      generated_ += per_support_;
+      gen_seconds_ += seconds_since(t0);
+      if (control) *control = ctl;
+    } else if (control) {
+      fs::path cp = store_->control_path(smp.name, label);
+      if (fs::exists(cp)) *control = data::read_image_rgb(cp);
+    }
+    auto aux = store_->load(*ds_, s, cls, per_support_, data::MissingAux::fallback_to_support);
+    for (const auto& a : aux) fallbacks_ += a.is_fallback;
+    return aux;
+  }
+
+  // ---------------------------------------------------------------------------- generate
+  RunSummary generate_all() {
+    const auto& samples = ds_->samples();
+    Progress prog("generate", samples.size());
+    size_t done = 0, skipped = 0;
+    json errors = json::array();
+    auto t0 = Clock::now();
+    for (size_t i = 0; i < samples.size(); ++i) {
+      if (cancel_requested()) throw Cancelled();
+      if (!mine(i)) {
+        prog.advance(1, true);
+        continue;
+      }
+      bool existed = store_->count(*ds_, i, samples[i].class_id, per_support_) >= per_support_;
+      try {
+        aux_for(i, samples[i].class_id, &prog, nullptr);
+        ++done;
+      } catch (const PluginError&) {
+        throw;
+      } catch (const std::exception& e) {
+        if (p_.on_error != "skip") throw;
+        logger()->warn("skipping {}: {}", samples[i].name, e.what());
+        errors.push_back({{"item", i}, {"name", samples[i].name}, {"error", e.what()}});
+        ++skipped;
+      }
+      prog.advance(1, existed);
+    }
+    prog.finish();
+    json results = {{"name", p_.name},
+                    {"mode", "generate"},
+                    {"difss_version", DIFSS_VERSION},
+                    {"pipeline", p_.resolved_json()},
+                    {"dataset", ds_->describe()},
+                    {"aux_dir", store_->root().string()},
+                    {"aux_per_support", per_support_},
+                    {"counts", {{"pairs", samples.size()}, {"done", done}, {"skipped", skipped},
+                                {"generated_images", generated_}}},
+                    {"errors", errors},
+                    {"timing", {{"total_seconds", seconds_since(t0)}, {"load_seconds", load_seconds_},
+                                {"generation_seconds", gen_seconds_}}}};
+    write_json(out_ / "results.json", results);
+    logger()->info("generated {} auxiliary images into {} ({} pairs, {} skipped)", generated_,
+                   store_->root().string(), samples.size(), skipped);
+    return {true, true, out_, ""};
+  }
+
+  // ---------------------------------------------------------------------------- evaluate
+  cv::Mat at_eval_size(const cv::Mat& m) const {
+    if (p_.evaluation.value("eval_size", "label") != "input") return m;
+    int s = int(p_.evaluation.value("input_size", 400));
+    return data::resize_nearest(m, cv::Size(s, s));
+  }
+
+  json run_episode(const data::Episode& ep, Progress& prog, bool draw_grid) {
+    auto t0 = Clock::now();
+    cv::Mat query = ds_->load_image(ep.query), gt = ds_->load_mask(ep.query, ep.class_id);
+    std::vector<cv::Mat> imgs, masks;
+    for (size_t s : ep.supports) {
+      imgs.push_back(ds_->load_image(s));
+      masks.push_back(ds_->load_mask(s, ep.class_id));
+      if (cv::countNonZero(masks.back() == 1) == 0)
+        logger()->debug("episode {}: support {} has an empty mask (kept, as the official code does)",
+                        ep.index, ds_->samples()[s].name);
+    }
+    std::vector<cv::Mat> aux_imgs, aux_masks, controls;
+    for (size_t s : ep.supports) {
+      cv::Mat ctl;
+      for (auto& a : aux_for(s, ep.class_id, &prog, &ctl)) {
+        aux_imgs.push_back(a.image);
+        aux_masks.push_back(a.mask);
+      }
+      controls.push_back(ctl);
+    }
+    json rec = {{"index", ep.index}, {"class_id", ep.class_id}, {"query", ds_->samples()[ep.query].name}};
+    json sup = json::array();
+    for (size_t s : ep.supports) sup.push_back(ds_->samples()[s].name);
+    rec["supports"] = sup;
+    cv::Mat gt_eval = at_eval_size(gt);
+    SegmenterInstance::Result real, aux;
+    bool with_aux = !aux_imgs.empty();
+    bool real_only = !with_aux || p_.evaluation.value("compare_without_aux", true);
+    if (real_only) {
+      real = seg_->segment(query, imgs, masks);
+      rec["real"] = counts_json(data::count_iou(at_eval_size(real.mask), gt_eval));
+    }
+    if (with_aux) {
+      std::vector<cv::Mat> all_i = imgs, all_m = masks;
+      std::vector<uint8_t> flags(imgs.size(), 0);
+      all_i.insert(all_i.end(), aux_imgs.begin(), aux_imgs.end());
+      all_m.insert(all_m.end(), aux_masks.begin(), aux_masks.end());
+      flags.resize(all_i.size(), 1);
+      aux = seg_->segment(query, all_i, all_m, flags);
+      rec["aux"] = counts_json(data::count_iou(at_eval_size(aux.mask), gt_eval));
+    }
+    rec["seconds"] = seconds_since(t0);
+    if (draw_grid) {
+      std::vector<GridCell> row;
+      for (size_t k = 0; k < imgs.size(); ++k) row.push_back({"support", {}, masks[k], imgs[k]});
+      for (const auto& c : controls)
+        if (!c.empty()) row.push_back({"control", c, {}, {}});
+      for (size_t k = 0; k < aux_imgs.size(); ++k) row.push_back({"aux " + std::to_string(k), aux_imgs[k], {}, {}});
+      row.push_back({"query", query, {}, {}});
+      if (!real.mask.empty()) row.push_back({"pred real", {}, real.mask, query});
+      if (!aux.mask.empty()) row.push_back({"pred +aux", {}, aux.mask, query});
+      row.push_back({"ground truth", {}, gt, query});
+      cv::Mat grid = compose_grid({row}), bgr;
+      cv::cvtColor(grid, bgr, cv::COLOR_RGB2BGR);
+      data::imwrite_atomic(out_ / "grids" / ("episode_" + pad6(ep.index) + ".png"), bgr);
+    }
+    return rec;
+  }
+
+  RunSummary evaluate_all() {
+    data::EpisodeOptions eo;
+    eo.count = size_t(p_.dataset.value("episodes", 0));
+    eo.seed = p_.seed;
+    eo.shots = int(p_.dataset.value("shots", 1));
+    std::vector<data::Episode> episodes;
+    try {
+      episodes = data::make_episodes(*ds_, eo);
+    } catch (const std::exception& e) {
+      throw ConfigError(p_.where("dataset", "shots") + ": cannot draw episodes: " + e.what());
+    }
+    write_json(out_ / "episodes.json", data::episodes_to_json(*ds_, episodes, eo));
+    fs::create_directories(out_ / "episodes");
+    size_t grids = size_t(p_.evaluation.value("grids", 8));
+
+    Progress prog("episodes", episodes.size());
+    auto t0 = Clock::now();
+    for (const auto& ep : episodes) {
+      if (cancel_requested()) throw Cancelled();
+      fs::path rec_file = out_ / "episodes" / (pad6(ep.index) + ".json");
+      if (!mine(ep.index) || fs::exists(rec_file)) {
+        prog.advance(1, true);
+        continue;
+      }
+      json rec;
+      try {
+        rec = run_episode(ep, prog, ep.index < grids);
+      } catch (const PluginError&) {
+        throw;
+      } catch (const Cancelled&) {
+        throw;
+      } catch (const std::exception& e) {
+        if (p_.on_error != "skip") throw;
+        logger()->warn("episode {} skipped: {}", ep.index, e.what());
+        rec = {{"index", ep.index}, {"class_id", ep.class_id}, {"skipped", e.what()}};
+      }
+      write_json(rec_file, rec);
+      prog.advance(1);
+    }
+    prog.finish();
+    return aggregate(episodes, seconds_since(t0));
+  }
+
+  RunSummary aggregate(const std::vector<data::Episode>& episodes, double loop_seconds) {
+    std::vector<int> classes;
+    for (const auto& c : ds_->classes()) classes.push_back(c.id);
+    data::IoUAccumulator acc_real(classes), acc_aux(classes);
+    size_t missing = 0, skipped = 0, with_aux = 0;
+    double episode_seconds = 0;
+    json skipped_list = json::array();
+    std::string csv = "index,class_id,class_name,query,supports,iou_real,iou_aux,seconds,status\n";
+    std::vector<std::string> grid_files;
+    for (const auto& ep : episodes) {
+      fs::path rec_file = out_ / "episodes" / (pad6(ep.index) + ".json");
+      if (!fs::exists(rec_file)) {
+        ++missing;
+        continue;
+      }
+      json rec = read_json(rec_file);
+      std::string cname = ds_->class_info(ep.class_id).name;
+      if (rec.contains("skipped")) {
+        ++skipped;
+        skipped_list.push_back({{"index", ep.index}, {"reason", rec["skipped"]}});
+        csv += std::to_string(ep.index) + "," + std::to_string(ep.class_id) + "," + cname + ",,,,,,skipped\n";
+        continue;
+      }
+      std::string ir, ia;
+      if (rec.contains("real")) {
+        auto c = counts_from(rec["real"]);
+        acc_real.add_counts(ep.class_id, c);
+        ir = std::to_string(fg_iou(c));
+      }
+      if (rec.contains("aux")) {
+        auto c = counts_from(rec["aux"]);
+        acc_aux.add_counts(ep.class_id, c);
+        ia = std::to_string(fg_iou(c));
+        ++with_aux;
+      }
+      std::string sup;
+      for (const auto& s : rec["supports"]) sup += (sup.empty() ? "" : ";") + s.get<std::string>();
+      episode_seconds += rec.value("seconds", 0.0);
+      csv += std::to_string(ep.index) + "," + std::to_string(ep.class_id) + "," + cname + "," +
+             rec["query"].get<std::string>() + "," + sup + "," + ir + "," + ia + "," +
+             std::to_string(rec.value("seconds", 0.0)) + ",ok\n";
+      fs::path g = out_ / "grids" / ("episode_" + pad6(ep.index) + ".png");
+      if (fs::exists(g)) grid_files.push_back("grids/" + g.filename().string());
+    }
+    if (missing > 0) {
+      std::string msg = std::to_string(missing) + " episode(s) belong to other shards and are not done yet; "
+                        "re-run without a shard to aggregate";
+      logger()->info("{}", msg);
+      return {true, false, out_, msg};
+    }
+    auto metrics_json = [&](const data::IoUAccumulator& acc) {
+      json j = acc.to_json();
+      for (auto& pc : j["per_class"]) pc["name"] = ds_->class_info(pc["class_id"]).name;
+      j["episodes"] = acc.episodes();
+      return j;
+    };
+    json metrics = json::object();
+    if (acc_real.episodes() > 0) metrics["real_only"] = metrics_json(acc_real);
+    if (with_aux > 0) metrics["with_aux"] = metrics_json(acc_aux);
+    json plugins = json::object();
+    for (const auto* st : {&p_.condition, &p_.generator, &p_.segmenter})
+      if (*st && (*st)->info)
+        plugins[(*st)->section] = {{"id", (*st)->info->id},
+                                   {"version", (*st)->info->descriptor->version},
+                                   {"library", (*st)->info->library.string()}};
+    json results = {{"name", p_.name},
+                    {"mode", "evaluate"},
+                    {"difss_version", DIFSS_VERSION},
+                    {"pipeline", p_.resolved_json()},
+                    {"dataset", ds_->describe()},
+                    {"plugins", plugins},
+                    {"aux_per_support", per_support_},
+                    {"metrics", metrics},
+                    {"counts", {{"episodes", episodes.size()}, {"skipped", skipped},
+                                {"aux_generated_this_run", generated_}, {"aux_fallbacks", fallbacks_}}},
+                    {"skipped", skipped_list},
+                    {"timing", {{"load_seconds", load_seconds_}, {"loop_seconds_this_run", loop_seconds},
+                                {"generation_seconds_this_run", gen_seconds_},
+                                {"mean_episode_seconds", episodes.size() > skipped ? episode_seconds / double(episodes.size() - skipped) : 0.0}}}};
+    if (ds_->kind() == "synthetic") results["note"] = kHonestyNote;
+    data::write_file_atomic(out_ / "episodes.csv", csv);
+    write_json(out_ / "results.json", results);
+    write_html_report(out_, results, grid_files);
+    print_table(metrics);
+    return {true, true, out_, ""};
+  }
+
+  void print_table(const json& m) {
+    auto pct = [](const json& v) {
+      char b[16];
+      std::snprintf(b, sizeof b, "%6.2f", v.get<double>() * 100);
+      return std::string(b);
+    };
+    std::printf("\n%-22s %8s %8s %9s\n", "supports", "mIoU", "FB-IoU", "episodes");
+    if (m.contains("real_only"))
+      std::printf("%-22s %8s %8s %9llu\n", "real only", pct(m["real_only"]["miou"]).c_str(),
+                  pct(m["real_only"]["fbiou"]).c_str(), (unsigned long long)m["real_only"]["episodes"].get<uint64_t>());
+    if (m.contains("with_aux"))
+      std::printf("%-22s %8s %8s %9llu\n", ("real + " + std::to_string(per_support_) + " aux/support").c_str(),
+                  pct(m["with_aux"]["miou"]).c_str(), pct(m["with_aux"]["fbiou"]).c_str(),
+                  (unsigned long long)m["with_aux"]["episodes"].get<uint64_t>());
+    std::printf("\nresults: %s\nreport:  %s\n", (out_ / "results.json").string().c_str(),
+                (out_ / "index.html").string().c_str());
+    std::fflush(stdout);
+  }
+
+  const Pipeline& p_;
+  RunOptions opt_;
+  fs::path out_;
+  std::unique_ptr<data::Dataset> ds_;
+  std::unique_ptr<data::AuxSupportStore> store_;
+  std::unique_ptr<ConditionInstance> cond_;
+  std::unique_ptr<SamplerInstance> sampler_;
+  std::unique_ptr<SegmenterInstance> seg_;
+  int per_support_ = 0;
+  size_t generated_ = 0, fallbacks_ = 0;
+  double gen_seconds_ = 0, load_seconds_ = 0;
+};
+
+}  // namespace
+
+RunSummary run(const Pipeline& p, const RunOptions& options) {
+  if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
+    throw ConfigError("invalid shard " + std::to_string(options.shard_index) + "/" + std::to_string(options.shard_count));
+  Runner r(p, options);
+  return r.run();
 }
 
 }  // namespace difss

@@ -43,6 +43,8 @@ function(difss_add_plugin name)
   target_compile_definitions(${name} PRIVATE DIFSS_PLUGIN_TORCH_VERSION="${torch_version}")
   target_link_options(${name} PRIVATE "-Wl,--version-script=${DIFSS_PLUGIN_MAP}" "-Wl,--no-undefined")
   if(DEFINED DIFSS_PLUGIN_INSTALL_DIR)
+    # <prefix>/lib/difss/plugins -> <prefix>/lib for the difss libraries a plugin links.
+    set_target_properties(${name} PROPERTIES INSTALL_RPATH "$ORIGIN/../..")
     install(TARGETS ${name} LIBRARY DESTINATION ${DIFSS_PLUGIN_INSTALL_DIR})
   endif()
   set_property(GLOBAL APPEND PROPERTY DIFSS_ALL_PLUGINS ${name})

@@ -11,6 +11,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <fcntl.h>
+#include <opencv2/imgcodecs.hpp>
 #include <random>
 #include <string>
 

@@ -24,6 +24,7 @@ sdk::Descriptor MaskCondition::describe() {
 MaskCondition::MaskCondition(const sdk::Host&, const sdk::Params& p) : value_(int(p.integer("value"))) {}
 
 sdk::OwnedTensor MaskCondition::generate(const sdk::ConditionInput& in, sdk::Call&) {
+  sdk::require_port(in.image, "image", "image");
   sdk::require_port(in.mask, "mask", "mask");
   cv::Mat m = sdk::as_mat(in.mask);
   cv::Mat out(m.size(), CV_8UC3, cv::Scalar::all(0));

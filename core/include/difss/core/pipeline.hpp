@@ -71,6 +71,14 @@ Pipeline parse_pipeline_string(const std::string& text, const std::filesystem::p
 // (type, range, enum, required, unknown) and that connected ports agree. Loads no weights.
 void resolve_plugins(Pipeline& p, const Registry& registry);
 
+// Checks `raw` parameters (as written in TOML, converted to JSON) against a plugin's schema:
+// unknown names, types, ranges, enums, required ones; fills defaults; resolves relative PATH
+// values against `base_dir`. Problems are appended to `errors` as "<loc>: message" using
+// `locs` (key -> where it was written) and `where` for missing ones.
+ResolvedParams resolve_params(const difss_descriptor& d, const nlohmann::json& raw,
+                              const std::map<std::string, SourceLoc>& locs, const SourceLoc& where,
+                              const std::filesystem::path& base_dir, std::vector<std::string>& errors);
+
 // Reference of the host-level keys, for docs and `difss-host validate --keys`.
 struct KeySpec {
   std::string section, key, type, default_value, doc;

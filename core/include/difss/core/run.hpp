@@ -1,5 +1,19 @@
-// Running a resolved pipeline: dataset -> condition -> generator (or an existing aux store)
-// -> segmenter -> metrics -> results.json, episodes.csv, grids, index.html.
+// Running a resolved pipeline.
+//
+// evaluate: dataset -> episodes -> (condition -> sampler, or an existing aux store) -> segmenter
+//           with real supports only and with real + auxiliary supports -> metrics.
+// generate: for every (image, class) pair of the split, write `per_support` auxiliary images
+//           (and the control map) into the aux store, without segmenting.
+//
+// Outputs under the run directory: run.json (identity of the pipeline), episodes.json (the
+// episode list), episodes/NNNNNN.json (one record per finished episode), episodes.csv,
+// results.json, grids/*.png, index.html, run.log, and aux/ (the DifFSS-named store).
+//
+// Work items are addressable by index; per-item seeds derive from the pipeline seed and the
+// item's identity (never from processing order); metrics are integer sums that merge exactly.
+// Every file is written atomically (temporary file, then rename); re-running skips finished
+// items, and stale temporary files of a killed run are removed. `shard` runs only the items
+// with index % count == shard index, so processes or machines can share a run directory.
 #pragma once
 
 #include <filesystem>
@@ -9,13 +23,23 @@
 
 namespace difss {
 
+struct RunOptions {
+  int shard_index = 0;
+  int shard_count = 1;
+};
+
 struct RunSummary {
-  bool ok = false;
+  bool ok = false;        // all items done (or skipped by on_error = "skip") and results written
+  bool complete = false;  // every shard's items are present
   std::filesystem::path output;
   std::string message;
 };
 
-// Runs `p` (already resolved against a registry). Resumable: finished items are skipped.
-RunSummary run(const Pipeline& p);
+// Runs `p` (already resolved against a registry).
+RunSummary run(const Pipeline& p, const RunOptions& options = {});
+
+// A 64-bit seed for a work item, derived from the pipeline seed and the item's key
+// (SplitMix64 over FNV-1a of the key); stable across machines and processing orders.
+uint64_t item_seed(uint64_t pipeline_seed, const std::string& item_key);
 
 }  // namespace difss

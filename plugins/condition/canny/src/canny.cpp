@@ -1,10 +1,9 @@
 #include "canny.hpp"
 
+#include <difss/condition/controlnet_util.hpp>
 #include <difss/sdk/tensor_opencv.hpp>
 
 #include <opencv2/imgproc.hpp>
-
-#include <cmath>
 
 namespace difss::plugins {
 
@@ -40,32 +39,14 @@ CannyCondition::CannyCondition(const sdk::Host& host, const sdk::Params& p)
                          std::to_string(high_) + ")");
 }
 
-// ControlNet's resize_image: scale so the short side is `res`, round both sides to multiples
-// of 64; Lanczos when enlarging, area when shrinking (nearest for masks).
-static cv::Mat resize_like_controlnet(const cv::Mat& img, int res, bool nearest) {
-  if (res <= 0) return img;
-  double k = double(res) / std::min(img.rows, img.cols);
-  int h = int(std::lround(img.rows * k / 64.0)) * 64;
-  int w = int(std::lround(img.cols * k / 64.0)) * 64;
-  cv::Mat out;
-  int interp = nearest ? cv::INTER_NEAREST : (k > 1 ? cv::INTER_LANCZOS4 : cv::INTER_AREA);
-  cv::resize(img, out, cv::Size(w, h), 0, 0, interp);
-  return out;
-}
-
 sdk::OwnedTensor CannyCondition::generate(const sdk::ConditionInput& in, sdk::Call&) {
   sdk::require_port(in.image, "image", "image");
   sdk::require_port(in.mask, "mask", "mask");
-  cv::Mat img = resize_like_controlnet(sdk::as_mat(in.image), resolution_, false);
+  // ControlNet's resize_image (np.round ties to even; Lanczos up, area down), shared helpers.
+  cv::Mat img = condition::resize_image(sdk::as_mat(in.image), resolution_);
   cv::Mat edges;
   cv::Canny(img, edges, low_, high_);
-  if (mask_filter_) {
-    cv::Mat fg = sdk::as_mat(in.mask) == 1;
-    fg = resize_like_controlnet(fg, resolution_, true);
-    cv::Mat kernel = cv::getStructuringElement(cv::MORPH_ELLIPSE, cv::Size(14, 14));
-    cv::dilate(fg, fg, kernel);
-    edges.setTo(0, fg == 0);
-  }
+  if (mask_filter_) edges = condition::mask_filter_fss(edges, sdk::as_mat(in.mask));
   cv::Mat rgb;
   cv::cvtColor(edges, rgb, cv::COLOR_GRAY2RGB);
   return sdk::to_owned(rgb);

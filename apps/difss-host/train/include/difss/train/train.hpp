@@ -1,0 +1,78 @@
+// Training of the embedded tiny models on the `synthetic` dataset (LibTorch, CPU).
+//
+//   difss-host train diffusion [--seed 0] [--steps N] [--out DIR] ...   tiny ControlNet sampler
+//   difss-host train fss       [--seed 0] [--steps N] [--out DIR] ...   tiny HSNet segmenter
+//
+// Each run is deterministic for its seed (fixed data order, per-step generators; the host runs
+// it single-threaded by default so float reductions are ordered the same way) and writes
+// <out>/<name>.safetensors and <out>/manifest.json (command, seed, split, steps, losses,
+// evaluation numbers, a short "reproducibility check" run, the difss git commit when known).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace difss::train {
+
+// The arguments after "train" (argv[0] is the sub-command: "diffusion" or "fss").
+// Returns a process exit code (0 ok, 2 bad arguments, 1 failure); prints errors to stderr.
+int run_train(int argc, char** argv);
+
+struct LossLog {
+  std::vector<double> loss;  // per step
+  double mean_last(int n) const;
+};
+
+struct DiffusionTrainOptions {
+  std::uint64_t seed = 0;
+  int steps = 2400;
+  int batch = 16;
+  double lr = 1e-3;
+  int warmup = 100;
+  double class_dropout = 0.1;  // probability of the null class (classifier-free guidance)
+  int size = 64;
+  int threads = 1;             // intra-op threads (1: bit-reproducible on one machine)
+  std::string out;             // folder for the checkpoint and manifest; empty: nothing written
+  int eval_supports = 24;      // evaluation: mask-following IoU of generated images
+  std::function<void(int step, double loss)> on_step;  // progress (optional)
+};
+
+struct DiffusionTrainResult {
+  LossLog log;
+  double final_loss = 0;       // mean loss of the last 50 steps
+  double mask_iou = 0;         // mean IoU(support mask, colour-segmentation of generated image)
+  double seconds = 0;
+};
+
+DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& options);
+
+struct FssTrainOptions {
+  std::uint64_t seed = 0;
+  int fold = 0;
+  int steps = 3000;
+  int batch = 8;
+  double lr = 1e-3;
+  int warmup = 100;
+  int size = 64;               // model input side
+  int threads = 1;
+  std::string out;
+  int eval_episodes = 200;     // 1-shot episodes on the fold's novel classes (evaluation stream)
+  std::function<void(int step, double loss)> on_step;
+};
+
+struct FssTrainResult {
+  LossLog log;
+  double final_loss = 0;
+  double novel_miou = 0, novel_fbiou = 0;  // 1-shot, fold's novel classes
+  double base_miou = 0;                    // 1-shot, base classes (evaluation stream)
+  double seconds = 0;
+};
+
+FssTrainResult train_fss(const FssTrainOptions& options);
+
+// The difss git commit of the source tree (DIFSS_SOURCE_DIR/.git), or "" when unknown.
+std::string source_commit();
+
+}  // namespace difss::train

@@ -1,0 +1,174 @@
+// Training the tiny ControlNet diffusion model (plugins/sampler/tiny-controlnet) on `synthetic`.
+//
+// Data: every step draws `batch` images of the training stream of ALL 20 classes (the generator
+// plays Stable Diffusion's part, which has seen the novel classes too; only the segmenter keeps
+// the base/novel split). Control = the seg-palette map of the mask: background (120, 120, 120),
+// foreground in a random ADE palette colour (so any class -> colour mapping works at inference).
+// The class row is dropped to the null row with probability class_dropout (classifier-free
+// guidance). UNet, ControlNet and class embedding are trained jointly from scratch with the
+// epsilon-prediction MSE; the checkpoint holds an exponential moving average of the weights.
+#include <difss/train/train.hpp>
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <difss/condition/ade_tables.hpp>
+#include <difss/data/synthetic.hpp>
+#include <difss/sd/binder.hpp>
+#include <difss/tiny/diffusion.hpp>
+#include <difss/weights/save.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+
+#include "train_common.hpp"
+
+namespace difss::train {
+
+namespace {
+
+constexpr std::uint64_t kPurposeBatch = 0xD1FF0001, kPurposeNoise = 0xD1FF0002, kPurposeEval = 0xD1FF0003;
+
+struct Batch {
+  at::Tensor images, hints, rows, t, noise;
+};
+
+Batch make_batch(const DiffusionTrainOptions& o, int step, int64_t in_ch, int64_t latent) {
+  std::vector<at::Tensor> imgs, hints;
+  std::vector<int64_t> rows, ts;
+  data::SyntheticDrawOptions draw;
+  draw.size = o.size;  // dataset seed 0 (the images a pipeline sees); o.seed picks which
+  for (int i = 0; i < o.batch; ++i) {
+    Stream s(o.seed, kPurposeBatch, std::uint64_t(step) * std::uint64_t(o.batch) + std::uint64_t(i));
+    const int cls = 1 + int(s.below(data::kSyntheticClasses));
+    const std::uint64_t n = s.next() >> 20;
+    cv::Mat rgb, mask;
+    data::draw_synthetic(cls, data::SyntheticStream::training, n, draw, &rgb, &mask);
+    const auto colour = condition::ade::palette(1 + int(s.below(condition::ade::kClassCount - 1)));
+    if (s.uniform() < 0.5) {  // horizontal flip (the families are symmetric under it up to pose)
+      cv::flip(rgb, rgb, 1);
+      cv::flip(mask, mask, 1);
+    }
+    imgs.push_back(image_to_tensor(rgb));
+    hints.push_back(image_to_tensor(palette_control(mask, colour), true));
+    rows.push_back(s.uniform() < o.class_dropout ? 0 : cls);
+    ts.push_back(int64_t(s.below(1000)));
+  }
+  Batch b;
+  b.images = at::stack(imgs);
+  b.hints = at::stack(hints);
+  b.rows = at::tensor(rows, at::kLong);
+  b.t = at::tensor(ts, at::kLong);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(Stream(o.seed, kPurposeNoise, std::uint64_t(step)).next());
+  b.noise = at::randn({o.batch, in_ch, latent, latent}, gen, at::TensorOptions().dtype(at::kFloat));
+  return b;
+}
+
+std::vector<std::string> class_names() {
+  std::vector<std::string> v;
+  for (const auto& c : data::synthetic_classes()) v.push_back(c.name);
+  return v;
+}
+
+}  // namespace
+
+DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (o.steps < 1 || o.batch < 1) throw std::invalid_argument("train diffusion: steps and batch must be >= 1");
+  if (o.size % 4 != 0 || o.size < 16 || o.size > 256) throw std::invalid_argument("train diffusion: size must be a multiple of 4 in 16..256");
+  at::set_num_threads(std::max(1, o.threads));
+  at::manual_seed(o.seed);
+  const sd::ModelConfig cfg = tiny::diffusion_config(data::kSyntheticClasses);
+  sd::ParamBinder binder = sd::ParamBinder::random(o.seed, at::kFloat, c10::Device(c10::kCPU));
+  sd::ControlLDM model = sd::ControlLDM::build(cfg, binder);
+  std::vector<std::pair<std::string, at::Tensor>> named = binder.produced();
+  std::vector<at::Tensor> params, ema;
+  for (auto& [name, t] : named) {
+    t.requires_grad_(true);
+    params.push_back(t);
+    ema.push_back(t.detach().clone());
+  }
+  const sd::NoiseSchedule sched = sd::NoiseSchedule::linear(cfg.schedule);
+  const at::Tensor alphas = at::tensor(sched.alphas_cumprod, at::kFloat);
+  Adam opt(params);
+  const double ema_decay = 0.995;
+  const int64_t in_ch = cfg.unet.in_channels, latent = o.size / tiny::kPixelPack;
+
+  DiffusionTrainResult r;
+  for (int step = 0; step < o.steps; ++step) {
+    const Batch b = make_batch(o, step, in_ch, latent);
+    opt.zero_grad();
+    at::Tensor loss = tiny::diffusion_loss(model, alphas, b.images, b.hints, b.rows, b.t, b.noise);
+    loss.backward();
+    opt.clip_grad_norm(1.0);
+    opt.step(lr_at(step, o.steps, o.warmup, o.lr));
+    {
+      at::NoGradGuard ng;
+      const double d = std::min(ema_decay, double(step + 1) / double(step + 10));
+      for (size_t i = 0; i < params.size(); ++i) ema[i].mul_(d).add_(params[i].detach(), 1 - d);
+    }
+    r.log.loss.push_back(loss.item<double>());
+    if (o.on_step) o.on_step(step, r.log.loss.back());
+  }
+  r.final_loss = r.log.mean_last(50);
+
+  // The trained (EMA) weights as a TinyDiffusion for evaluation and saving.
+  tiny::TinyDiffusion td;
+  {
+    c10::InferenceMode guard;
+    std::map<std::string, at::Tensor> by_name;
+    for (size_t i = 0; i < named.size(); ++i) by_name[named[i].first] = ema[i];
+    sd::ParamBinder lb = sd::ParamBinder::loading(
+        [&](const std::string& k) -> const at::Tensor* {
+          auto it = by_name.find(k);
+          return it == by_name.end() ? nullptr : &it->second;
+        },
+        at::kFloat, c10::Device(c10::kCPU));
+    td.model = sd::ControlLDM::build(cfg, lb);
+    lb.finish("trained weights");
+    td.schedule = sched;
+    td.resolution = o.size;
+    td.class_names = class_names();
+  }
+
+  // Evaluation: do generated images follow their masks? Supports of the evaluation stream (all
+  // classes), control in the class's seg-palette colour, 20 DDIM steps, guidance 2.
+  if (o.eval_supports > 0) {
+    double sum = 0;
+    data::SyntheticDrawOptions draw;
+    draw.size = o.size;
+    for (int i = 0; i < o.eval_supports; ++i) {
+      const int cls = 1 + i % data::kSyntheticClasses;
+      cv::Mat rgb, mask;
+      data::draw_synthetic(cls, data::SyntheticStream::evaluation, std::uint64_t(i), draw, &rgb, &mask);
+      const std::string& name = td.class_names[size_t(cls - 1)];
+      const cv::Mat ctl = palette_control(mask, condition::ade::palette(condition::ade::hashed_index(name)));
+      tiny::TinySampleRequest req;
+      req.control = at::from_blob(ctl.data, {ctl.rows, ctl.cols, 3}, at::kByte).clone();
+      req.row = cls;
+      req.seed = Stream(o.seed, kPurposeEval, std::uint64_t(i)).next();
+      const at::Tensor img = tiny::sample_tiny(td, req);
+      sum += mask_iou(data::synthetic_palette_mask(tensor_to_image(img[0]), cls), mask);
+    }
+    r.mask_iou = sum / o.eval_supports;
+  }
+
+  if (!o.out.empty()) {
+    std::filesystem::create_directories(o.out);
+    weights::StateDict sd;
+    for (size_t i = 0; i < named.size(); ++i) sd.insert(named[i].first, ema[i].contiguous());
+    sd.insert("alphas_cumprod", alphas);
+    nlohmann::json names = td.class_names;
+    weights::save_safetensors(std::filesystem::path(o.out) / "tiny_controlnet.safetensors", sd,
+                              {{"difss.sd.config", cfg.to_json()},
+                               {tiny::kMetaResolution, std::to_string(o.size)},
+                               {tiny::kMetaClasses, names.dump()}});
+  }
+  r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return r;
+}
+
+}  // namespace difss::train

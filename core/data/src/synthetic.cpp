@@ -1,0 +1,331 @@
+// `synthetic`: 20 procedural object families (5 shapes x 4 patterns, fixed palettes) on cluttered
+// backgrounds with distractors, exact masks, PASCAL-5i-like folds; no files. Deterministic from
+// (seed, split stream, class, image number). See difss/data/synthetic.hpp.
+#include "difss/data/synthetic.hpp"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <stdexcept>
+
+#include <opencv2/imgproc.hpp>
+
+#include "dataset_common.hpp"
+#include "difss/data/episodes.hpp"
+
+namespace difss::data {
+
+namespace {
+
+const char* const kShapeNames[] = {"circle", "square", "triangle", "star", "cross"};
+const char* const kPatternNames[] = {"striped", "checkered", "dotted", "gradient"};
+constexpr double kPi = 3.14159265358979323846;
+
+std::vector<SyntheticClass> make_classes() {
+  std::vector<SyntheticClass> v;
+  for (int fold = 0; fold < kSyntheticFolds; ++fold)
+    for (int j = 0; j < 5; ++j) {
+      SyntheticClass c;
+      c.id = 5 * fold + j + 1;
+      c.shape = j;
+      c.pattern = (fold + j) % 4;  // every fold has all shapes; every (shape, pattern) once
+      const int i = c.id - 1;
+      c.palette = i < 10 ? i : (i + 3) % 10;  // classes sharing a palette differ in shape and pattern
+      c.name = std::string(kPatternNames[c.pattern]) + "-" + kShapeNames[c.shape];
+      v.push_back(c);
+    }
+  return v;
+}
+
+// Uniform doubles/ints from the dataset's documented SplitMix64 stream.
+class Draw {
+ public:
+  Draw(std::uint64_t seed, std::uint64_t n) : rng_(seed, n) {}
+  double uniform(double lo, double hi) { return lo + (hi - lo) * double(rng_.next() >> 11) * 0x1.0p-53; }
+  int integer(int lo, int hi) { return lo + int(rng_.below(std::uint64_t(hi - lo + 1))); }  // [lo, hi]
+
+ private:
+  EpisodeRng rng_;
+};
+
+cv::Vec3d hsv_to_rgb(double h, double s, double v) {  // h in degrees, s, v in [0, 1]; RGB 0..255
+  h = std::fmod(std::fmod(h, 360.0) + 360.0, 360.0);
+  const double c = v * s, x = c * (1 - std::fabs(std::fmod(h / 60.0, 2.0) - 1)), m = v - c;
+  double r = 0, g = 0, b = 0;
+  switch (int(h / 60.0)) {
+    case 0: r = c, g = x; break;
+    case 1: r = x, g = c; break;
+    case 2: g = c, b = x; break;
+    case 3: g = x, b = c; break;
+    case 4: r = x, b = c; break;
+    default: r = c, b = x; break;
+  }
+  return {(r + m) * 255, (g + m) * 255, (b + m) * 255};
+}
+
+struct Pose {
+  cv::Point2d c;
+  double r = 10, theta = 0;
+};
+
+// The shape's outline in image coordinates (fixed-point, shift 4).
+constexpr int kShift = 4;
+std::vector<cv::Point> outline(int shape, const Pose& p) {
+  std::vector<cv::Point2d> local;
+  const double r = p.r;
+  switch (shape) {
+    case 0:
+      for (int k = 0; k < 48; ++k) local.push_back({r * std::cos(2 * kPi * k / 48), r * std::sin(2 * kPi * k / 48)});
+      break;
+    case 1: {
+      const double h = 0.8 * r;
+      local = {{-h, -h}, {h, -h}, {h, h}, {-h, h}};
+      break;
+    }
+    case 2:
+      for (int k = 0; k < 3; ++k) local.push_back({r * std::cos(2 * kPi * k / 3 - kPi / 2), r * std::sin(2 * kPi * k / 3 - kPi / 2)});
+      break;
+    case 3:
+      for (int k = 0; k < 10; ++k) {
+        const double rr = k % 2 ? 0.45 * r : r, a = 2 * kPi * k / 10 - kPi / 2;
+        local.push_back({rr * std::cos(a), rr * std::sin(a)});
+      }
+      break;
+    default: {
+      const double a = 0.3 * r, b = r;  // a plus sign: arms of half-width a, reach b
+      local = {{-a, -b}, {a, -b}, {a, -a}, {b, -a}, {b, a}, {a, a}, {a, b}, {-a, b}, {-a, a}, {-b, a}, {-b, -a}, {-a, -a}};
+    }
+  }
+  const double cs = std::cos(p.theta), sn = std::sin(p.theta);
+  std::vector<cv::Point> out;
+  for (const auto& q : local) {
+    const double x = p.c.x + cs * q.x - sn * q.y, y = p.c.y + sn * q.x + cs * q.y;
+    out.emplace_back(int(std::lround(x * (1 << kShift))), int(std::lround(y * (1 << kShift))));
+  }
+  return out;
+}
+
+// Paints one object of class `cls` with pose `p` into `rgb`; returns its 0/1 raster.
+cv::Mat paint_object(cv::Mat& rgb, const SyntheticClass& cls, const Pose& p, Draw& d, double unit) {
+  const int S = rgb.rows;
+  cv::Mat obj = cv::Mat::zeros(S, S, CV_8UC1);
+  cv::fillPoly(obj, std::vector<std::vector<cv::Point>>{outline(cls.shape, p)}, cv::Scalar(1), cv::LINE_8, kShift);
+  // The family's palette with a small per-instance jitter.
+  const double hue = 36.0 * cls.palette + d.uniform(-8, 8);
+  const cv::Vec3d a = hsv_to_rgb(hue, 0.85 + d.uniform(-0.1, 0.1), 0.95 + d.uniform(-0.1, 0.05));
+  const cv::Vec3d b = hsv_to_rgb(hue + 35, 0.7 + d.uniform(-0.1, 0.1), 0.4 + d.uniform(-0.08, 0.08));
+  const double period = unit * (7.0 + d.uniform(-1.0, 1.0));  // stripes/checker/dot spacing
+  const double ph_u = d.uniform(0, period), ph_v = d.uniform(0, period);
+  const double dot_r = period * 0.3;
+  const double cs = std::cos(p.theta), sn = std::sin(p.theta);
+  for (int y = 0; y < S; ++y) {
+    const uint8_t* m = obj.ptr<uint8_t>(y);
+    cv::Vec3b* px = rgb.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < S; ++x) {
+      if (!m[x]) continue;
+      const double dx = x - p.c.x, dy = y - p.c.y;
+      const double u = cs * dx + sn * dy, v = -sn * dx + cs * dy;  // object-local coordinates
+      double t = 0;  // 0 -> colour a, 1 -> colour b
+      switch (cls.pattern) {
+        case 0: t = double(int(std::floor((u + ph_u) / (period / 2))) & 1); break;
+        case 1: t = double((int(std::floor((u + ph_u) / (period / 2))) + int(std::floor((v + ph_v) / (period / 2)))) & 1); break;
+        case 2: {
+          const double fu = std::fmod(u + ph_u + 100 * period, period) - period / 2;
+          const double fv = std::fmod(v + ph_v + 100 * period, period) - period / 2;
+          t = fu * fu + fv * fv < dot_r * dot_r ? 0.0 : 1.0;
+          break;
+        }
+        default: t = std::clamp((u / p.r + 1) / 2, 0.0, 1.0);
+      }
+      const cv::Vec3d c = a * (1 - t) + b * t;
+      px[x] = cv::Vec3b(cv::saturate_cast<uint8_t>(c[0]), cv::saturate_cast<uint8_t>(c[1]), cv::saturate_cast<uint8_t>(c[2]));
+    }
+  }
+  return obj;
+}
+
+void paint_background(cv::Mat& rgb, Draw& d, double unit) {
+  const int S = rgb.rows;
+  const cv::Vec3d c0 = hsv_to_rgb(d.uniform(0, 360), d.uniform(0.05, 0.35), d.uniform(0.35, 0.85));
+  const cv::Vec3d c1 = hsv_to_rgb(d.uniform(0, 360), d.uniform(0.05, 0.35), d.uniform(0.35, 0.85));
+  const double ang = d.uniform(0, 2 * kPi), ca = std::cos(ang), sa = std::sin(ang);
+  for (int y = 0; y < S; ++y) {
+    cv::Vec3b* px = rgb.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < S; ++x) {
+      const double t = std::clamp(0.5 + ((x - S / 2.0) * ca + (y - S / 2.0) * sa) / S, 0.0, 1.0);
+      const cv::Vec3d c = c0 * (1 - t) + c1 * t;
+      px[x] = cv::Vec3b(cv::saturate_cast<uint8_t>(c[0]), cv::saturate_cast<uint8_t>(c[1]), cv::saturate_cast<uint8_t>(c[2]));
+    }
+  }
+  const int strokes = d.integer(3, 6);
+  for (int k = 0; k < strokes; ++k) {  // clutter: thin muted strokes and blobs
+    const cv::Vec3d c = hsv_to_rgb(d.uniform(0, 360), d.uniform(0.0, 0.3), d.uniform(0.2, 0.9));
+    const cv::Point p0(d.integer(0, S - 1), d.integer(0, S - 1)), p1(d.integer(0, S - 1), d.integer(0, S - 1));
+    if (k % 3 == 2)
+      cv::ellipse(rgb, p0, cv::Size(std::max(1, int(unit * d.uniform(1.5, 4))), std::max(1, int(unit * d.uniform(1.5, 4)))),
+                  d.uniform(0, 180), 0, 360, cv::Scalar(c[0], c[1], c[2]), cv::FILLED, cv::LINE_8);
+    else
+      cv::line(rgb, p0, p1, cv::Scalar(c[0], c[1], c[2]), std::max(1, int(std::lround(unit))), cv::LINE_8);
+  }
+}
+
+}  // namespace
+
+const std::vector<SyntheticClass>& synthetic_classes() {
+  static const std::vector<SyntheticClass> classes = make_classes();
+  return classes;
+}
+
+std::vector<int> synthetic_split_classes(const std::string& split, int fold) {
+  if (fold < 0 || fold >= kSyntheticFolds)
+    throw std::invalid_argument("synthetic: fold " + std::to_string(fold) + " out of range 0..3");
+  std::vector<int> ids;
+  for (int c = 1; c <= kSyntheticClasses; ++c) {
+    const bool novel = (c - 1) / 5 == fold;
+    if (split == "all" || ((split == "val" || split == "test") && novel) || (split == "trn" && !novel)) ids.push_back(c);
+  }
+  if (ids.empty())
+    throw std::invalid_argument("synthetic: unknown split '" + split + "' (trn = base classes of the fold, "
+                                "val/test = its novel classes, all = every class)");
+  return ids;
+}
+
+SyntheticStream synthetic_stream(const std::string& split) {
+  return split == "trn" || split == "all" ? SyntheticStream::training : SyntheticStream::evaluation;
+}
+
+void draw_synthetic(int class_id, SyntheticStream stream, std::uint64_t n, const SyntheticDrawOptions& o,
+                    cv::Mat* rgb_out, cv::Mat* mask_out) {
+  if (class_id < 1 || class_id > kSyntheticClasses)
+    throw std::invalid_argument("synthetic: class " + std::to_string(class_id) + " out of range 1..20");
+  if (o.size < 16 || o.size > 1024) throw std::invalid_argument("synthetic: size must be 16..1024");
+  const auto& classes = synthetic_classes();
+  const int S = o.size;
+  const double unit = S / 64.0;  // the families are designed at 64 px
+  const std::uint64_t key =
+      o.seed * 0x9E3779B97F4A7C15ULL ^ (std::uint64_t(stream) << 40) ^ (std::uint64_t(class_id) << 20) ^ 0x5EEDULL;
+  Draw d(key, n);
+  cv::Mat rgb(S, S, CV_8UC3);
+  paint_background(rgb, d, unit);
+  const int nd = std::clamp(o.distractors, 0, 4);
+  const int count = nd == 0 ? 0 : d.integer(nd - 1, nd);
+  for (int k = 0; k < count; ++k) {
+    int other = d.integer(1, kSyntheticClasses - 1);
+    if (other >= class_id) ++other;  // any class but the target's
+    Pose p;
+    p.r = S * d.uniform(0.11, 0.2);
+    p.c = {d.uniform(0, S), d.uniform(0, S)};
+    p.theta = d.uniform(0, 2 * kPi);
+    paint_object(rgb, classes[size_t(other - 1)], p, d, unit);
+  }
+  Pose p;
+  p.r = S * d.uniform(0.17, 0.3);
+  p.c = {d.uniform(0.9 * p.r, S - 0.9 * p.r), d.uniform(0.9 * p.r, S - 0.9 * p.r)};
+  p.theta = d.uniform(0, 2 * kPi);
+  cv::Mat mask = paint_object(rgb, classes[size_t(class_id - 1)], p, d, unit);
+  // Pixel noise over everything (the mask is unaffected).
+  for (int y = 0; y < S; ++y) {
+    cv::Vec3b* px = rgb.ptr<cv::Vec3b>(y);
+    for (int x = 0; x < S; ++x)
+      for (int c = 0; c < 3; ++c) px[x][c] = cv::saturate_cast<uint8_t>(int(px[x][c]) + d.integer(-6, 6));
+  }
+  if (rgb_out) *rgb_out = rgb;
+  if (mask_out) *mask_out = mask;
+}
+
+cv::Mat synthetic_palette_mask(const cv::Mat& rgb, int class_id) {
+  if (rgb.type() != CV_8UC3) throw std::invalid_argument("synthetic_palette_mask: expected uint8 RGB");
+  if (class_id < 0 || class_id > kSyntheticClasses)
+    throw std::invalid_argument("synthetic_palette_mask: class " + std::to_string(class_id) + " out of range 0..20");
+  cv::Mat hsv;
+  cv::cvtColor(rgb, hsv, cv::COLOR_RGB2HSV_FULL);  // H 0..255 for 0..360 degrees
+  const double lo = class_id ? 36.0 * synthetic_classes()[size_t(class_id - 1)].palette - 20 : 0;
+  const double span = class_id ? 35.0 + 40 : 360;
+  cv::Mat out = cv::Mat::zeros(rgb.size(), CV_8UC1);
+  for (int y = 0; y < rgb.rows; ++y) {
+    const cv::Vec3b* p = hsv.ptr<cv::Vec3b>(y);
+    uint8_t* o = out.ptr<uint8_t>(y);
+    for (int x = 0; x < rgb.cols; ++x) {
+      if (p[x][1] <= 0.45 * 255 || p[x][2] <= 0.25 * 255) continue;
+      const double h = p[x][0] * 360.0 / 256.0;
+      const double d = std::fmod(h - lo + 720.0, 360.0);
+      o[x] = d <= span ? 1 : 0;
+    }
+  }
+  return out;
+}
+
+namespace detail {
+
+std::string synthetic_layout() {
+  return R"(  no files. 20 classes = 5 shapes (circle, square, triangle, star, cross) x 4 patterns
+  (striped, checkered, dotted, gradient), names like "striped-circle", ids 1..20, class_set
+  "synthetic". Folds like PASCAL-5i: fold k (0..3) novel classes = 5k+1..5k+5; split "trn" = the 15
+  base classes, "val"/"test" = the 5 novel ones, "all" = all 20. Training splits (trn, all) and
+  evaluation splits (val, test) draw disjoint images. options: classes = use only the first N
+  classes of the split, images_per_class (default 20), size = image side 16..1024 (default 64),
+  seed (default 0), distractors = 0..4 objects of other classes per image (default 2).
+  Sample names "synthetic/<class>_<n>" (training splits: "synthetic-trn/<class>_<n>").)";
+}
+
+namespace {
+
+class Synthetic final : public Dataset {
+ public:
+  explicit Synthetic(const DatasetConfig& cfg) : Dataset(cfg) {
+    check_options(cfg, {"classes", "images_per_class", "size", "seed", "distractors"});
+    std::vector<int> ids;
+    try {
+      ids = synthetic_split_classes(cfg.split, cfg.fold);
+    } catch (const std::invalid_argument& e) {
+      layout_error("synthetic", e.what(), synthetic_layout());
+    }
+    const int nclasses = static_cast<int>(option_int(cfg, "classes", long(ids.size()), 1, long(ids.size())));
+    ids.resize(size_t(nclasses));
+    per_class_ = static_cast<int>(option_int(cfg, "images_per_class", 20, 2, 1000000));
+    draw_.size = static_cast<int>(option_int(cfg, "size", 64, 16, 1024));
+    draw_.seed = static_cast<std::uint64_t>(option_int(cfg, "seed", 0, 0, (1LL << 62)));
+    draw_.distractors = static_cast<int>(option_int(cfg, "distractors", 2, 0, 4));
+    stream_ = synthetic_stream(cfg.split);
+    const std::string prefix = stream_ == SyntheticStream::training ? "synthetic-trn/" : "synthetic/";
+    class_set_ = "synthetic";
+    for (int id : ids) {
+      const SyntheticClass& c = synthetic_classes()[size_t(id - 1)];
+      classes_.push_back({id, c.name, c.name});
+      for (int n = 0; n < per_class_; ++n) samples_.push_back({{}, {}, prefix + c.name + "_" + std::to_string(n), id});
+    }
+    split_source_ = "synthetic fold " + std::to_string(cfg.fold) + " " + cfg.split;
+    protocol_ = EpisodeProtocol::sequential;
+    finish();
+  }
+
+  std::string layout() const override { return synthetic_layout(); }
+
+ protected:
+  cv::Mat read_image(const Sample& s) const override {
+    cv::Mat rgb;
+    draw_synthetic(s.class_id, stream_, number(s), draw_, &rgb, nullptr);
+    return rgb;
+  }
+  cv::Size read_image_size(const Sample&) const override { return {draw_.size, draw_.size}; }
+  cv::Mat read_mask(const Sample& s, int class_id, cv::Size) const override {
+    cv::Mat m;
+    draw_synthetic(s.class_id, stream_, number(s), draw_, nullptr, &m);
+    if (class_id != s.class_id) m.setTo(0);
+    return m;
+  }
+
+ private:
+  static std::uint64_t number(const Sample& s) { return std::stoull(s.name.substr(s.name.rfind('_') + 1)); }
+
+  int per_class_ = 20;
+  SyntheticDrawOptions draw_;
+  SyntheticStream stream_ = SyntheticStream::evaluation;
+};
+
+}  // namespace
+
+std::unique_ptr<Dataset> open_synthetic(const DatasetConfig& cfg) { return std::make_unique<Synthetic>(cfg); }
+
+}  // namespace detail
+}  // namespace difss::data

@@ -1,0 +1,191 @@
+// Runs as a user runs them (difss-host as a child process): outputs, determinism, resume after
+// kill -9 with identical metrics and no partial files, a changed pipeline refused, skip on error.
+#include <nlohmann/json.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "test_helpers.hpp"
+
+using namespace difss::test;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+std::string pipeline(const fs::path& out, int episodes, const std::string& extra = "") {
+  return "[pipeline]\nname = \"t\"\nseed = 5\nthreads = 1\noutput = \"" + out.string() +
+         "\"\n[dataset]\nkind = \"synthetic\"\nshots = 1\nepisodes = " + std::to_string(episodes) +
+         "\noptions = { classes = 3, images_per_class = 6, size = 64 }\n"
+         "[condition]\nplugin = \"org.difss.test.mask-condition\"\n"
+         "[generator]\nplugin = \"org.difss.test.noise-sampler\"\nper_support = 2\n"
+         "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n[evaluation]\ngrids = 2\n" + extra;
+}
+
+json read(const fs::path& f) {
+  std::ifstream in(f);
+  return json::parse(in);
+}
+
+size_t count_files(const fs::path& dir, const std::string& part) {
+  size_t n = 0;
+  if (!fs::exists(dir)) return 0;
+  for (auto& e : fs::recursive_directory_iterator(dir))
+    if (e.path().filename().string().find(part) != std::string::npos) ++n;
+  return n;
+}
+
+std::string plugins() { return std::string("--plugin-path ") + DIFSS_TEST_PLUGIN_DIR + " "; }
+
+}  // namespace
+
+TEST_CASE("a run writes results.json, the CSV, grids, index.html and the aux store") {
+  TempDir tmp;
+  auto p = tmp.write("p.toml", pipeline(tmp.path / "out", 12));
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.output, Catch::Contains("real only") && Catch::Contains("real + 2 aux/support") &&
+                           Catch::Contains("index.html"));
+  fs::path out = tmp.path / "out";
+  for (const char* f : {"results.json", "episodes.csv", "episodes.json", "index.html", "run.log",
+                        "grids/episode_000000.png", "grids/episode_000001.png"})
+    CHECK(fs::exists(out / f));
+  CHECK_FALSE(fs::exists(out / "grids/episode_000002.png"));
+  json res = read(out / "results.json");
+  CHECK(res["counts"]["episodes"] == 12);
+  CHECK(res["metrics"]["real_only"]["episodes"] == 12);
+  CHECK(res["metrics"]["with_aux"]["episodes"] == 12);
+  CHECK(res["pipeline"]["generator"]["params"]["amplitude"] == 20.0);  // defaults echoed
+  CHECK(res["note"].get<std::string>().find("not the paper's results") != std::string::npos);
+  // mIoU is the mean of the per-class foreground IoUs over the dataset's classes.
+  const json& real = res["metrics"]["real_only"];
+  double sum = 0;
+  for (const auto& pc : real["per_class"]) sum += pc["iou_fg"].get<double>();
+  CHECK(real["miou"].get<double>() == Approx(sum / real["per_class"].size()));
+  CHECK(real["per_class"].size() == 3);
+  CHECK(real["fbiou"].get<double>() > 0.0);
+  CHECK(real["fbiou"].get<double>() <= 1.0);
+  CHECK(count_files(out / "aux", "_0.jpg") > 0);
+  CHECK(count_files(out / "aux", "_control.jpg") > 0);
+  CHECK(count_files(out, ".tmp-") == 0);
+  std::ifstream csv(out / "episodes.csv");
+  std::string header;
+  std::getline(csv, header);
+  CHECK(header == "index,class_id,class_name,query,supports,iou_real,iou_aux,seconds,status");
+}
+
+TEST_CASE("the episode list and metrics for a fixed seed are identical in two runs") {
+  TempDir tmp;
+  auto a = tmp.write("a.toml", pipeline(tmp.path / "a", 10));
+  auto b = tmp.write("b.toml", pipeline(tmp.path / "b", 10, "").replace(0, 0, ""));
+  REQUIRE(run_host(plugins() + "--pipeline " + a.string()).code == 0);
+  REQUIRE(run_host(plugins() + "--threads 2 --pipeline " + b.string()).code == 0);
+  CHECK(read(tmp.path / "a/episodes.json")["episodes"] == read(tmp.path / "b/episodes.json")["episodes"]);
+  CHECK(read(tmp.path / "a/results.json")["metrics"] == read(tmp.path / "b/results.json")["metrics"]);
+}
+
+TEST_CASE("killed with SIGKILL midway, a re-run resumes without redoing episodes and matches") {
+  TempDir tmp;
+  const int n = 300;
+  auto ref = tmp.write("ref.toml", pipeline(tmp.path / "ref", n));
+  REQUIRE(run_host(plugins() + "--pipeline " + ref.string()).code == 0);
+
+  fs::path out = tmp.path / "killed";
+  auto p = tmp.write("k.toml", pipeline(out, n));
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    dup2(devnull, 2);
+    std::string pp = DIFSS_TEST_PLUGIN_DIR;
+    execl(std::getenv("DIFSS_HOST_EXE"), "difss-host", "--plugin-path", pp.c_str(), "--pipeline",
+          p.c_str(), (char*)nullptr);
+    _exit(127);
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (count_files(out / "episodes", ".json") < 20 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  size_t done_before = count_files(out / "episodes", ".json");
+  INFO("episodes finished before the kill: " << done_before);
+  REQUIRE(done_before >= 20);
+  CHECK_FALSE(fs::exists(out / "results.json"));  // nothing pretends to be complete
+
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.output, Catch::Contains("resuming"));
+  // The final progress line reports the episodes that were skipped because they were done.
+  CHECK_THAT(r.output, Catch::Contains(std::to_string(n) + "/" + std::to_string(n) + " (" +
+                                       std::to_string(done_before)) ||
+                           Catch::Contains("skipped"));
+  CHECK(count_files(out, ".tmp-") == 0);
+  json a = read(out / "results.json"), b = read(tmp.path / "ref/results.json");
+  CHECK(a["metrics"] == b["metrics"]);
+  CHECK(read(out / "episodes.json")["episodes"] == read(tmp.path / "ref/episodes.json")["episodes"]);
+}
+
+TEST_CASE("a different pipeline is refused in an existing run folder") {
+  TempDir tmp;
+  auto a = tmp.write("a.toml", pipeline(tmp.path / "out", 4));
+  REQUIRE(run_host(plugins() + "--pipeline " + a.string()).code == 0);
+  std::string changed = pipeline(tmp.path / "out", 4);
+  changed.replace(changed.find("seed = 5"), 8, "seed = 6");
+  auto b = tmp.write("b.toml", changed);
+  Exec r = run_host(plugins() + "--pipeline " + b.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains("holds a run of a different pipeline"));
+}
+
+TEST_CASE("unreadable images stop the run, or are skipped and counted with on_error = skip") {
+  TempDir tmp;
+  fs::path data = tmp.path / "data";
+  // A folder dataset: two classes of three images; one image of class b is corrupt.
+  for (const char* cls : {"a", "b"})
+    for (int i = 0; i < 3; ++i) {
+      fs::create_directories(data / cls);
+      cv::Mat img(40, 40, CV_8UC3, cv::Scalar(30 * i, 100, std::string(cls) == "a" ? 200 : 20));
+      cv::Mat m(40, 40, CV_8UC1, cv::Scalar(0));
+      m(cv::Rect(10, 10, 20, 20)).setTo(255);
+      cv::imwrite((data / cls / (std::to_string(i) + ".jpg")).string(), img);
+      cv::imwrite((data / cls / (std::to_string(i) + ".png")).string(), m);
+    }
+  std::ofstream(data / "b" / "1.jpg") << "not a jpeg";
+  std::string base = "[pipeline]\noutput = \"" + (tmp.path / "out").string() + "\"\n";
+  std::string rest = "[dataset]\nkind = \"folder\"\nroot = \"data\"\nepisodes = 12\n"
+                     "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n";
+  auto stop = tmp.write("stop.toml", base + rest);
+  Exec r = run_host(plugins() + "--pipeline " + stop.string());
+  CHECK(r.code == 1);
+  CHECK_THAT(r.output, Catch::Contains((data / "b" / "1.jpg").string()));
+  fs::remove_all(tmp.path / "out");
+  auto skip = tmp.write("skip.toml", base + "on_error = \"skip\"\n" + rest);
+  r = run_host(plugins() + "--pipeline " + skip.string());
+  INFO(r.output);
+  CHECK(r.code == 0);
+  json res = read(tmp.path / "out/results.json");
+  CHECK(res["counts"]["skipped"].get<int>() > 0);
+  CHECK(res["skipped"][0]["reason"].get<std::string>().find("1.jpg") != std::string::npos);
+}
+
+TEST_CASE("two shards of a run give exactly the metrics of the unsharded run") {
+  TempDir tmp;
+  auto whole = tmp.write("w.toml", pipeline(tmp.path / "whole", 16));
+  auto split = tmp.write("s.toml", pipeline(tmp.path / "split", 16));
+  REQUIRE(run_host(plugins() + "--pipeline " + whole.string()).code == 0);
+  Exec first = run_host(plugins() + "--shard 0/2 --pipeline " + split.string());
+  REQUIRE(first.code == 0);
+  CHECK_THAT(first.output, Catch::Contains("belong to other shards"));
+  CHECK_FALSE(fs::exists(tmp.path / "split/results.json"));
+  REQUIRE(run_host(plugins() + "--shard 1/2 --pipeline " + split.string()).code == 0);
+  CHECK(read(tmp.path / "split/results.json")["metrics"] == read(tmp.path / "whole/results.json")["metrics"]);
+  CHECK(run_host(plugins() + "--shard 2/2 --pipeline " + split.string()).code == 2);
+}
