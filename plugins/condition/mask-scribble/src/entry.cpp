@@ -1,0 +1,3 @@
+#include "mask_scribble.hpp"
+
+DIFSS_PLUGIN_LIBRARY("difss-condition-mask-scribble", difss::plugins::MaskScribbleCondition)

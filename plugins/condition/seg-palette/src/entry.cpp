@@ -1,0 +1,3 @@
+#include "seg_palette.hpp"
+
+DIFSS_PLUGIN_LIBRARY("difss-condition-seg-palette", difss::plugins::SegPaletteCondition)

@@ -1,0 +1,3 @@
+#include "softedge_pidinet.hpp"
+
+DIFSS_PLUGIN_LIBRARY("difss-condition-softedge-pidinet", difss::plugins::SoftEdgePidiNetCondition)
