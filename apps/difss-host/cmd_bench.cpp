@@ -17,6 +17,9 @@
 #ifdef DIFSS_HAVE_SEGMENTER_BENCH
 #include <difss/fss/bench.hpp>
 #endif
+#ifdef DIFSS_HAVE_TRAIN
+#include <difss/train/train.hpp>
+#endif
 
 namespace difss::cli {
 
@@ -88,6 +91,20 @@ int bench(const std::string& which, const std::vector<std::string>& args) {
   }
   std::cerr << "difss-host bench: unknown benchmark '" << which << "' (conditions, sampler, segmenter)\n";
   return kExitConfig;
+}
+
+// `difss-host train diffusion|fss [options]` forwards to the trainers of the embedded default.
+int train(const std::vector<std::string>& args) {
+#ifdef DIFSS_HAVE_TRAIN
+  std::vector<std::string> copy = args;
+  std::vector<char*> argv;
+  for (auto& a : copy) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return train::run_train(int(copy.size()), argv.data());
+#else
+  (void)args;
+  return not_built("training");
+#endif
 }
 
 }  // namespace difss::cli

@@ -21,6 +21,7 @@ int plugins_inspect(const Registry& reg, const std::string& id);
 int validate(const Registry& reg, const std::string& file);
 int print_pipeline_keys();
 int bench(const std::string& which, const std::vector<std::string>& args);
+int train(const std::vector<std::string>& args);
 int run_pipeline(const DiscoveryOptions& discovery, const std::string& file, int threads_override,
                  const std::string& shard);
 

@@ -66,6 +66,11 @@ int main(int argc, char** argv) {
   bench->allow_extras();
   bench->prefix_command();
 
+  auto* train = app.add_subcommand("train", "Train the embedded default's tiny models: diffusion | fss "
+                                            "(options after the name; see docs/EMBEDDED_DEFAULT.md)");
+  train->allow_extras();
+  train->prefix_command();
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -80,6 +85,7 @@ int main(int argc, char** argv) {
   try {
     if (*validate && print_keys) return cli::print_pipeline_keys();
     if (*bench) return cli::bench(bench_which, bench->remaining());
+    if (*train) return cli::train(train->remaining());
     if (*validate && validate_file.empty()) {
       std::cerr << "validate: a pipeline file is required\n";
       return cli::kExitConfig;

@@ -38,6 +38,9 @@ const std::vector<KeySpec> kKeys = {
     {"dataset", "split_dir", "path", "", "A copy of HSNet's data/splits (optional)."},
     {"dataset", "shots", "int", "1", "Real supports per episode (K)."},
     {"dataset", "episodes", "int", "0", "Episodes (0 = the protocol's default: 1000, or 2400 for FSS-1000)."},
+    {"dataset", "support_sampling", "enum {hsnet, distinct}", "hsnet",
+     "hsnet: K independent draws among the class's other images, as HSNet (duplicates possible); "
+     "distinct: K different images."},
     {"dataset", "options", "table", "{}", "Reader-specific options (see docs/CONFIG_REFERENCE.md)."},
     {"condition", "plugin", "string", "(required)", "Condition-generator plugin id."},
     {"condition", "params", "table", "{}", "Its parameters (see `difss-host plugins inspect ID`)."},
@@ -260,6 +263,8 @@ Pipeline parse_table(const toml::table& root, const fs::path& file) {
         c.add(t->get(key)->source(), std::string("'") + key + "' must be >= 0");
     if (auto v = read<int64_t>(c, *t, "shots", "an integer"); v && *v < 1)
       c.add(t->get("shots")->source(), "'shots' must be >= 1");
+    if (auto v = read<std::string>(c, *t, "support_sampling", "a string"))
+      check_enum(c, *t, "support_sampling", *v, {"hsnet", "distinct"});
     if (const toml::node* o = t->get("options"); o && !o->is_table())
       c.add(o->source(), "'options' must be a table");
   }
@@ -267,6 +272,7 @@ Pipeline parse_table(const toml::table& root, const fs::path& file) {
   p.dataset.emplace("split", "val");
   p.dataset.emplace("shots", 1);
   p.dataset.emplace("episodes", 0);
+  p.dataset.emplace("support_sampling", "hsnet");
 
   if (auto* t = root["evaluation"].as_table()) {
     check_unknown_keys(c, *t, "evaluation");

@@ -334,6 +334,7 @@ class Runner {
     eo.count = size_t(p_.dataset.value("episodes", 0));
     eo.seed = p_.seed;
     eo.shots = int(p_.dataset.value("shots", 1));
+    eo.sampling = data::parse_support_sampling(p_.dataset.value("support_sampling", "hsnet"));
     std::vector<data::Episode> episodes;
     try {
       episodes = data::make_episodes(*ds_, eo);
