@@ -9,6 +9,7 @@
 #include <chrono>
 #include <thread>
 
+#include "shared_data.hpp"
 #include "test_helpers.hpp"
 
 using namespace difss::test;
@@ -188,4 +189,41 @@ TEST_CASE("two shards of a run give exactly the metrics of the unsharded run") {
   REQUIRE(run_host(plugins() + "--shard 1/2 --pipeline " + split.string()).code == 0);
   CHECK(read(tmp.path / "split/results.json")["metrics"] == read(tmp.path / "whole/results.json")["metrics"]);
   CHECK(run_host(plugins() + "--shard 2/2 --pipeline " + split.string()).code == 2);
+}
+
+TEST_CASE("generate mode writes per_support aux images for every pair and resumes") {
+  TempDir tmp;
+  std::string toml = "[pipeline]\nmode = \"generate\"\nseed = 1\noutput = \"" + (tmp.path / "gen").string() +
+                     "\"\n[dataset]\nkind = \"synthetic\"\noptions = { classes = 2, images_per_class = 3, size = 48 }\n"
+                     "[condition]\nplugin = \"org.difss.test.mask-condition\"\n"
+                     "[generator]\nplugin = \"org.difss.test.noise-sampler\"\nper_support = 3\n";
+  auto p = tmp.write("g.toml", toml);
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  json res = read(tmp.path / "gen/results.json");
+  size_t pairs = res["counts"]["pairs"];
+  CHECK(pairs > 0);
+  CHECK(res["counts"]["generated_images"] == pairs * 3);
+  CHECK(count_files(tmp.path / "gen/aux", "_2.jpg") == pairs);
+  CHECK(count_files(tmp.path / "gen/aux", "_3.jpg") == 0);
+  CHECK(count_files(tmp.path / "gen/aux", "_control.jpg") == pairs);
+  r = run_host(plugins() + "--pipeline " + p.string());  // everything exists: nothing generated
+  REQUIRE(r.code == 0);
+  CHECK(read(tmp.path / "gen/results.json")["counts"]["generated_images"] == 0);
+}
+
+TEST_CASE("a pipeline over coco128-seg produces results, CSV, grids and the report") {
+  DIFSS_REQUIRE_SHARED("data/coco128-seg");
+  TempDir tmp;
+  std::string toml = "[pipeline]\noutput = \"" + (tmp.path / "coco").string() + "\"\n[dataset]\nkind = \"yolo-seg\"\nroot = \"" +
+                     (shared_dir() / "data/coco128-seg").string() + "\"\nepisodes = 6\n"
+                     "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n[evaluation]\ngrids = 2\n";
+  auto p = tmp.write("c.toml", toml);
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  for (const char* f : {"results.json", "episodes.csv", "index.html", "grids/episode_000001.png"})
+    CHECK(fs::exists(tmp.path / "coco" / f));
+  CHECK(read(tmp.path / "coco/results.json")["metrics"]["real_only"]["episodes"] == 6);
 }
