@@ -5,4 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
-exec ./build/bin/difss-host --plugin-path build/plugins-out --pipeline configs/demo.toml "$@"
+# build/test-plugins: the weight-free test sampler and segmenter the interim demo uses.
+exec ./build/bin/difss-host --plugin-path build/plugins-out --plugin-path build/test-plugins \
+  --pipeline configs/demo.toml "$@"

@@ -120,8 +120,8 @@ class Runner {
   Runner(const Pipeline& p, const RunOptions& o) : p_(p), opt_(o), out_(p.output) {}
 
   RunSummary run() {
+    open_dataset();  // first: a dataset that cannot be opened must leave no run folder behind
     prepare();
-    open_dataset();
     create_instances();
     return p_.mode == "generate" ? generate_all() : evaluate_all();
   }
