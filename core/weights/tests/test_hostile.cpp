@@ -4,7 +4,6 @@
 
 #include <ATen/ATen.h>
 
-#include <chrono>
 #include <filesystem>
 
 #include "builders.hpp"
@@ -132,9 +131,7 @@ TEST_CASE("crafted pickles: opcodes, memo, stack, recursion", "[weights][hostile
     p.proto().empty_dict().str("w").empty_list().binput(0).op('0');
     for (int i = 1; i < 60; ++i) p.empty_list().mark().binget(i - 1).binget(i - 1).appends().binput(i).op('0');
     p.binget(59).setitem().stop();
-    const auto start = std::chrono::steady_clock::now();
-    REQUIRE_REFUSED(legacy_file(p.b, {}), "recursion bomb");
-    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(60));  // bounded, not 2^60
+    REQUIRE_REFUSED(legacy_file(p.b, {}), "recursion bomb");  // after max_visits, not 2^60 visits
   }
   SECTION("the quadratic trap: OrderedDict(big_list) over and over") {
     Pickle p;

@@ -61,19 +61,32 @@ class Flattener {
       }
       case Kind::Dict: {
         const auto& kv = u_.items(id);
-        for (std::size_t i = 0; i + 1 < kv.size(); i += 2)
-          collect_tensors(kv[i + 1], join(path, key_text(kv[i])), depth + 1);
+        for (std::size_t i = 0; i + 1 < kv.size(); i += 2) {
+          if (may_hold_tensor(kv[i + 1])) collect_tensors(kv[i + 1], join(path, key_text(kv[i])), depth + 1);
+          else visit(depth + 1, true);
+        }
         return;
       }
       case Kind::List:
       case Kind::Tuple:
       case Kind::Set: {
         const auto& its = u_.items(id);
-        for (std::size_t i = 0; i < its.size(); ++i) collect_tensors(its[i], join(path, std::to_string(i)), depth + 1);
+        for (std::size_t i = 0; i < its.size(); ++i) {
+          if (may_hold_tensor(its[i])) collect_tensors(its[i], join(path, std::to_string(i)), depth + 1);
+          else visit(depth + 1, true);
+        }
         return;
       }
       default:
         return;
+    }
+  }
+
+  // Only tensors and containers need a name built (saves string work on big scalar lists).
+  bool may_hold_tensor(std::uint32_t id) const {
+    switch (u_.kind(id)) {
+      case Kind::Tensor: case Kind::Dict: case Kind::List: case Kind::Tuple: case Kind::Set: return true;
+      default: return false;
     }
   }
 

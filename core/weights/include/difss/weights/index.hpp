@@ -80,7 +80,7 @@ struct ParseOptions {
   // Work limits that turn hostile inputs into errors instead of exhausting the machine.
   std::size_t max_pickle_nodes = std::size_t{1} << 25;  // values the unpickler may create
   std::size_t max_nesting = 100;                        // dict/list depth when flattening
-  std::size_t max_visits = std::size_t{1} << 24;        // values visited when flattening
+  std::size_t max_visits = std::size_t{1} << 22;        // values visited when flattening
 };
 
 // Sniffs the format by its first bytes. Throws WeightError (naming `source`) for anything else.
