@@ -1,0 +1,63 @@
+// Test helpers for the segmenter plugins: build a plugin object from parameter overrides (through
+// the same schema check the host applies) and call segment() with at::Tensor inputs.
+#pragma once
+
+#include <difss/sdk/plugin.hpp>
+#include <difss/sdk/tensor_torch.hpp>
+
+#include <ATen/DLConvertor.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace difss::test {
+
+using ParamValue = std::variant<bool, int64_t, double, std::string>;
+
+template <class T>
+std::unique_ptr<T> make_plugin(const std::map<std::string, ParamValue>& overrides) {
+  std::vector<difss_param> ps;
+  for (const auto& [name, v] : overrides) {
+    difss_param p{};
+    p.name = name.c_str();
+    if (std::holds_alternative<bool>(v)) p.value.type = DIFSS_PARAM_BOOL, p.value.b = std::get<bool>(v);
+    else if (std::holds_alternative<int64_t>(v)) p.value.type = DIFSS_PARAM_INT, p.value.i = std::get<int64_t>(v);
+    else if (std::holds_alternative<double>(v)) p.value.type = DIFSS_PARAM_FLOAT, p.value.f = std::get<double>(v);
+    else p.value.type = DIFSS_PARAM_STRING, p.value.s = std::get<std::string>(v).c_str();
+    ps.push_back(p);
+  }
+  const auto* d = sdk::detail::descriptor_of<T>();
+  sdk::Params params(d->src.id, ps.data(), uint32_t(ps.size()));
+  params.check_against(d->desc);
+  return std::make_unique<T>(sdk::Host(nullptr, d->src.id), params);
+}
+
+// Owns DLPack views of at::Tensor inputs for one segment() call.
+struct SegmentCall {
+  std::vector<DLManagedTensor*> owned;
+  ~SegmentCall() {
+    for (auto* t : owned) t->deleter(t);
+  }
+  const DLTensor* view(const at::Tensor& t) {
+    owned.push_back(at::toDLPack(t.contiguous()));
+    return &owned.back()->dl_tensor;
+  }
+  sdk::SegmenterOutput run(sdk::Segmenter& seg, const at::Tensor& query, const std::vector<at::Tensor>& imgs,
+                           const std::vector<at::Tensor>& masks) {
+    sdk::SegmenterInput in{*view(query), {}, {}, {}};
+    for (size_t k = 0; k < imgs.size(); ++k) {
+      in.support_images.push_back(view(imgs[k]));
+      in.support_masks.push_back(view(masks[k]));
+      in.support_is_auxiliary.push_back(false);
+    }
+    sdk::Call call(nullptr);
+    return seg.segment(in, call);
+  }
+};
+
+inline at::Tensor as_at(const sdk::OwnedTensor& t) { return sdk::as_tensor(t.dl()).clone(); }
+
+}  // namespace difss::test

@@ -1,0 +1,3 @@
+#include "torchscript_segmenter.hpp"
+
+DIFSS_PLUGIN_LIBRARY("difss-segmenter-torchscript", difss::plugins::TorchScriptSegmenter)
