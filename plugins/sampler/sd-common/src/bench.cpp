@@ -1,0 +1,205 @@
+// The sampler benchmark (see bench.hpp).
+#include <difss/sd/bench.hpp>
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+
+#include <difss/sd/loading.hpp>
+#include <difss/sd/pipeline.hpp>
+#include <difss/sd/sampling.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace difss::sd {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+// Process CPU seconds (all threads): less sensitive than wall time to other load on the machine.
+double cpu_seconds() { return double(std::clock()) / CLOCKS_PER_SEC; }
+
+// Peak and current resident set of this process in GiB (VmHWM / VmRSS of /proc/self/status).
+double proc_status_gib(const char* field) {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(field, 0) == 0) {
+      std::istringstream s(line.substr(std::strlen(field)));
+      double kb = 0;
+      s >> kb;
+      return kb / (1024.0 * 1024.0);
+    }
+  return -1;
+}
+
+// Resets VmHWM to the current RSS (Linux >= 4.0), to measure the peak of one phase.
+void reset_peak() { std::ofstream("/proc/self/clear_refs") << "5"; }
+
+struct Args {
+  std::vector<std::string> precisions{"fp32", "bf16"};
+  int size = 512, steps = 5;
+  std::string config = "sd15", write_checkpoint, checkpoint, vocab;
+};
+
+void usage() {
+  std::cerr << "usage: bench sampler [--precision fp32|bf16|both] [--size N] [--steps N]\n"
+               "                     [--config sd15|reduced] [--write-checkpoint FILE]\n"
+               "                     [--checkpoint FILE --vocab FILE]\n";
+}
+
+void time_steps(const ModelConfig& cfg, const std::string& precision, const Args& a) {
+  const at::ScalarType dt = precision == "bf16" ? at::kBFloat16 : at::kFloat;
+  auto t0 = Clock::now();
+  ModelConfig parts = cfg;
+  parts.has_vae = parts.has_text_encoder = false;  // only the denoiser is timed
+  ControlLDM m = random_control_ldm(parts, 1234, dt);
+  std::printf("[%s] random UNet+ControlNet weights: %.1f s, RSS %.2f GiB\n", precision.c_str(),
+              since(t0), proc_status_gib("VmRSS:"));
+  std::fflush(stdout);
+  c10::InferenceMode guard;
+  const int64_t f = 8, h = a.size / f, w = a.size / f;
+  ControlledDenoiser den(*m.unet, *m.control);
+  at::Tensor hint = at::rand({1, cfg.control.hint_channels, int64_t(a.size), int64_t(a.size)});
+  t0 = Clock::now();
+  den.set_hint(hint);
+  const double hint_s = since(t0);
+  at::Tensor cond = at::randn({1, 77, cfg.unet.context_dim}).to(dt);
+  at::Tensor uncond = at::randn({1, 77, cfg.unet.context_dim}).to(dt);
+  at::Tensor x = at::randn({1, cfg.unet.in_channels, h, w});
+  GuidanceSettings g;
+  std::vector<double> times, cpu;
+  for (int i = 0; i <= a.steps; ++i) {
+    t0 = Clock::now();
+    const double c0 = cpu_seconds();
+    at::Tensor e = den.eps(x, 981.0 - 50.0 * i, cond, uncond, g);
+    if (i > 0) {  // step 0 is the warm-up
+      times.push_back(since(t0));
+      cpu.push_back(cpu_seconds() - c0);
+    }
+    std::printf("[%s] step %d: %.3f s wall, %.3f s CPU\n", precision.c_str(), i, since(t0),
+                cpu_seconds() - c0);
+    std::fflush(stdout);
+    if (!at::isfinite(e).all().item<bool>()) std::printf("warning: non-finite eps\n");
+  }
+  std::sort(times.begin(), times.end());
+  std::sort(cpu.begin(), cpu.end());
+  std::printf("[%s] %dx%d, CFG batch 2, %d threads: hint encoder %.3f s; UNet+ControlNet step "
+              "median %.3f s wall (min %.3f, max %.3f, n=%zu), median %.3f CPU-s; peak RSS %.2f GiB\n",
+              precision.c_str(), a.size, a.size, at::get_num_threads(), hint_s,
+              times[times.size() / 2], times.front(), times.back(), times.size(),
+              cpu[cpu.size() / 2], proc_status_gib("VmHWM:"));
+  std::fflush(stdout);
+}
+
+void end_to_end(const Args& a) {
+  const at::ScalarType dt = a.precisions.size() == 1 && a.precisions[0] == "bf16" ? at::kBFloat16 : at::kFloat;
+  auto t0 = Clock::now();
+  LoadOptions lo;
+  lo.dtype = dt;
+  auto pipe = ControlNetPipeline::load({a.checkpoint, ""}, lo, a.vocab);
+  const double load_s = since(t0);
+  std::printf("load %s (%s): %.2f s (weights mapped, paged in on first use), RSS %.2f GiB, "
+              "peak %.2f GiB\n",
+              a.checkpoint.c_str(), dt == at::kFloat ? "fp32" : "bf16", load_s,
+              proc_status_gib("VmRSS:"), proc_status_gib("VmHWM:"));
+  std::fflush(stdout);
+  GenerateRequest r;
+  r.control = at::zeros({a.size, a.size, 3}, at::kByte);
+  r.control.slice(0, a.size / 4, a.size / 2).fill_(120);
+  r.prompt = "a real shot photo of dog, best quality, extremely detailed";
+  r.negative_prompt = "longbody, lowres, bad anatomy";
+  r.sampler.steps = a.steps;
+  r.count = 1;
+  std::vector<double> step_times;
+  auto ts = Clock::now();
+  t0 = Clock::now();
+  double peak_sampling = 0;
+  at::Tensor img = pipe->generate(r, [&](int done, int total) {
+    step_times.push_back(since(ts));
+    peak_sampling = std::max(peak_sampling, proc_status_gib("VmHWM:"));
+    std::printf("  step %d/%d: %.2f s, peak RSS so far %.2f GiB\n", done, total, step_times.back(),
+                proc_status_gib("VmHWM:"));
+    std::fflush(stdout);
+    if (done == total) reset_peak();  // what follows is the VAE decode
+    ts = Clock::now();
+  });
+  const double total = since(t0);
+  std::sort(step_times.begin(), step_times.end());
+  std::printf("end to end (text encoder, %d DDIM steps, VAE decode) %dx%d: %.2f s; step median "
+              "%.3f s (the first includes paging the weights in); peak RSS while sampling %.2f GiB, "
+              "while decoding %.2f GiB\n",
+              a.steps, a.size, a.size, total, step_times[step_times.size() / 2], peak_sampling,
+              proc_status_gib("VmHWM:"));
+  (void)img;
+}
+
+}  // namespace
+
+int run_sampler_bench(int argc, char** argv) {
+  Args a;
+  try {
+    for (int i = 1; i < argc; ++i) {
+      std::string k = argv[i];
+      auto next = [&]() -> std::string {
+        if (i + 1 >= argc) throw std::invalid_argument(k + " needs a value");
+        return argv[++i];
+      };
+      if (k == "--precision") {
+        std::string p = next();
+        if (p == "both") a.precisions = {"fp32", "bf16"};
+        else if (p == "fp32" || p == "bf16") a.precisions = {p};
+        else throw std::invalid_argument("--precision: fp32, bf16 or both");
+      } else if (k == "--size") {
+        a.size = std::stoi(next());
+        if (a.size < 64 || a.size % 64 != 0) throw std::invalid_argument("--size: a multiple of 64");
+      } else if (k == "--steps") {
+        a.steps = std::max(1, std::stoi(next()));
+      } else if (k == "--config") {
+        a.config = next();
+        if (a.config != "sd15" && a.config != "reduced") throw std::invalid_argument("--config: sd15 or reduced");
+      } else if (k == "--write-checkpoint") {
+        a.write_checkpoint = next();
+      } else if (k == "--checkpoint") {
+        a.checkpoint = next();
+      } else if (k == "--vocab") {
+        a.vocab = next();
+      } else if (k == "--help" || k == "-h") {
+        usage();
+        return 0;
+      } else {
+        throw std::invalid_argument("unknown argument " + k);
+      }
+    }
+    const ModelConfig cfg = a.config == "sd15" ? ModelConfig::sd15() : reduced_config();
+    if (!a.write_checkpoint.empty()) {
+      auto t0 = Clock::now();
+      write_random_checkpoint(a.write_checkpoint, cfg, 42);
+      std::printf("wrote %s in %.1f s (peak RSS %.2f GiB)\n", a.write_checkpoint.c_str(), since(t0),
+                  proc_status_gib("VmHWM:"));
+      return 0;
+    }
+    if (!a.checkpoint.empty()) {
+      if (a.vocab.empty()) throw std::invalid_argument("--checkpoint needs --vocab");
+      end_to_end(a);
+      return 0;
+    }
+    for (const std::string& p : a.precisions) time_steps(cfg, p, a);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "bench sampler: " << e.what() << "\n";
+    usage();
+    return 1;
+  }
+}
+
+}  // namespace difss::sd

@@ -1,0 +1,22 @@
+// difss-sd-bench: see difss/sd/bench.hpp. Threads: --threads N (0 = LibTorch's default).
+#include <difss/sd/bench.hpp>
+
+#include <ATen/Parallel.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+int main(int argc, char** argv) {
+  std::vector<char*> rest{argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+      int n = std::atoi(argv[++i]);
+      if (n > 0) at::set_num_threads(n);
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  return difss::sd::run_sampler_bench(int(rest.size()), rest.data());
+}
