@@ -91,9 +91,13 @@ void write_html_report(const std::filesystem::path& run_dir, const nlohmann::jso
   if (r.contains("note")) h << "<p class=\"note\">" << html_escape(r["note"].get<std::string>()) << "</p>";
   const auto& m = r["metrics"];
   h << "<h2>Metrics</h2><table><tr><th>supports</th><th>mIoU (%)</th><th>FB-IoU (%)</th><th>episodes</th></tr>";
-  for (const char* key : {"real_only", "with_aux"}) {
+  const std::pair<const char*, const char*> rows[] = {{"real_only", "real only"},
+                                                      {"with_aux", "real + auxiliary"},
+                                                      {"baseline_all_foreground", "baseline: every pixel object"},
+                                                      {"baseline_all_background", "baseline: no pixel object"}};
+  for (const auto& [key, label] : rows) {
     if (!m.contains(key)) continue;
-    h << "<tr><td>" << (std::string(key) == "real_only" ? "real only" : "real + auxiliary") << "</td><td>"
+    h << "<tr><td>" << label << "</td><td>"
       << pct(m[key]["miou"]) << "</td><td>" << pct(m[key]["fbiou"]) << "</td><td>"
       << m[key].value("episodes", 0) << "</td></tr>";
   }

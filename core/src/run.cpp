@@ -311,6 +311,9 @@ class Runner {
       aux = seg_->segment(query, all_i, all_m, flags);
       rec["aux"] = counts_json(data::count_iou(at_eval_size(aux.mask), gt_eval));
     }
+    // The trivial baselines on the same queries, so every report can say how far above them it is.
+    rec["all_fg"] = counts_json(data::count_iou(cv::Mat(gt_eval.size(), CV_8UC1, cv::Scalar(1)), gt_eval));
+    rec["all_bg"] = counts_json(data::count_iou(cv::Mat(gt_eval.size(), CV_8UC1, cv::Scalar(0)), gt_eval));
     rec["seconds"] = seconds_since(t0);
     if (draw_grid) {
       std::vector<GridCell> row;
@@ -376,7 +379,7 @@ class Runner {
   RunSummary aggregate(const std::vector<data::Episode>& episodes, double loop_seconds) {
     std::vector<int> classes;
     for (const auto& c : ds_->classes()) classes.push_back(c.id);
-    data::IoUAccumulator acc_real(classes), acc_aux(classes);
+    data::IoUAccumulator acc_real(classes), acc_aux(classes), acc_fg(classes), acc_bg(classes);
     size_t missing = 0, skipped = 0, with_aux = 0;
     double episode_seconds = 0;
     json skipped_list = json::array();
@@ -408,6 +411,8 @@ class Runner {
         ia = std::to_string(fg_iou(c));
         ++with_aux;
       }
+      if (rec.contains("all_fg")) acc_fg.add_counts(ep.class_id, counts_from(rec["all_fg"]));
+      if (rec.contains("all_bg")) acc_bg.add_counts(ep.class_id, counts_from(rec["all_bg"]));
       std::string sup;
       for (const auto& s : rec["supports"]) sup += (sup.empty() ? "" : ";") + s.get<std::string>();
       episode_seconds += rec.value("seconds", 0.0);
@@ -432,6 +437,8 @@ class Runner {
     json metrics = json::object();
     if (acc_real.episodes() > 0) metrics["real_only"] = metrics_json(acc_real);
     if (with_aux > 0) metrics["with_aux"] = metrics_json(acc_aux);
+    if (acc_fg.episodes() > 0) metrics["baseline_all_foreground"] = metrics_json(acc_fg);
+    if (acc_bg.episodes() > 0) metrics["baseline_all_background"] = metrics_json(acc_bg);
     json plugins = json::object();
     for (const auto* st : {&p_.condition, &p_.generator, &p_.segmenter})
       if (*st && (*st)->info)
@@ -474,6 +481,11 @@ class Runner {
       std::printf("%-22s %8s %8s %9llu\n", ("real + " + std::to_string(per_support_) + " aux/support").c_str(),
                   pct(m["with_aux"]["miou"]).c_str(), pct(m["with_aux"]["fbiou"]).c_str(),
                   (unsigned long long)m["with_aux"]["episodes"].get<uint64_t>());
+    for (const auto& [key, label] : {std::pair<const char*, const char*>{"baseline_all_foreground", "(every pixel object)"},
+                                     {"baseline_all_background", "(no pixel object)"}})
+      if (m.contains(key))
+        std::printf("%-22s %8s %8s %9llu\n", label, pct(m[key]["miou"]).c_str(), pct(m[key]["fbiou"]).c_str(),
+                    (unsigned long long)m[key]["episodes"].get<uint64_t>());
     std::printf("\nresults: %s\nreport:  %s\n", (out_ / "results.json").string().c_str(),
                 (out_ / "index.html").string().c_str());
     std::fflush(stdout);

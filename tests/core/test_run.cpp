@@ -225,5 +225,15 @@ TEST_CASE("a pipeline over coco128-seg produces results, CSV, grids and the repo
   REQUIRE(r.code == 0);
   for (const char* f : {"results.json", "episodes.csv", "index.html", "grids/episode_000001.png"})
     CHECK(fs::exists(tmp.path / "coco" / f));
-  CHECK(read(tmp.path / "coco/results.json")["metrics"]["real_only"]["episodes"] == 6);
+  json m = read(tmp.path / "coco/results.json")["metrics"];
+  CHECK(m["real_only"]["episodes"] == 6);
+  // The trivial baselines on the same queries: no pixel object scores 0 mIoU; every pixel object
+  // scores the object's share of each query (some but not all pixels belong to the class).
+  REQUIRE(m.contains("baseline_all_background"));
+  REQUIRE(m.contains("baseline_all_foreground"));
+  CHECK(m["baseline_all_background"]["miou"].get<double>() == 0.0);
+  CHECK(m["baseline_all_foreground"]["miou"].get<double>() > 0.0);
+  CHECK(m["baseline_all_foreground"]["miou"].get<double>() < 1.0);
+  CHECK(m["baseline_all_foreground"]["episodes"] == 6);
+  CHECK_THAT(r.output, Catch::Contains("(every pixel object)"));
 }
