@@ -49,3 +49,35 @@ function(difss_add_plugin name)
   endif()
   set_property(GLOBAL APPEND PROPERTY DIFSS_ALL_PLUGINS ${name})
 endfunction()
+
+# difss_plugin_data(<name> SUBDIR <folder> FILES <file>...)
+# Files a plugin reads at run time (e.g. its default weights) are copied to
+# <plugin dir>/<folder>/ in the build tree after every link and installed to the same place, so
+# the plugin finds them beside itself (sdk::Host::plugin_dir()). Missing files are skipped with
+# a message (the plugin then reports them when it is created). A changed file relinks the plugin.
+function(difss_plugin_data name)
+  cmake_parse_arguments(P "" "SUBDIR" "FILES" ${ARGN})
+  if(NOT P_SUBDIR OR NOT P_FILES)
+    message(FATAL_ERROR "difss_plugin_data(${name}): SUBDIR and FILES are required")
+  endif()
+  set(present "")
+  foreach(f ${P_FILES})
+    get_filename_component(abs ${f} ABSOLUTE)
+    if(EXISTS ${abs})
+      list(APPEND present ${abs})
+    else()
+      message(STATUS "difss: ${name}: ${abs} not found, not copied beside the plugin")
+    endif()
+  endforeach()
+  if(NOT present)
+    return()
+  endif()
+  set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS ${present})
+  add_custom_command(TARGET ${name} POST_BUILD
+    COMMAND ${CMAKE_COMMAND} -E make_directory $<TARGET_FILE_DIR:${name}>/${P_SUBDIR}
+    COMMAND ${CMAKE_COMMAND} -E copy_if_different ${present} $<TARGET_FILE_DIR:${name}>/${P_SUBDIR}/
+    COMMENT "${name}: copying its data to <plugin dir>/${P_SUBDIR}")
+  if(DEFINED DIFSS_PLUGIN_INSTALL_DIR)
+    install(FILES ${present} DESTINATION ${DIFSS_PLUGIN_INSTALL_DIR}/${P_SUBDIR})
+  endif()
+endfunction()

@@ -21,6 +21,7 @@
 #include <difss/weights/save.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 
@@ -67,6 +68,29 @@ Batch make_batch(const DiffusionTrainOptions& o, int step, int64_t in_ch, int64_
   return b;
 }
 
+bool ends_with(const std::string& s, const std::string& t) {
+  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
+}
+
+// ldm's initialisation on top of the binder's random draw: PyTorch's default scale for
+// convolutions and linear layers (std 1/sqrt(3 fan_in)) and zero_module() for the last conv of
+// every ResBlock, every SpatialTransformer's proj_out and the UNet's output conv, so that the
+// residual stacks start as identities. Unlike cldm, the ControlNet's zero convs are NOT zeroed:
+// here the UNet is trained jointly from scratch (nothing to protect) and the control must act
+// from the first step.
+void init_like_ldm(std::vector<std::pair<std::string, at::Tensor>>& named) {
+  at::NoGradGuard ng;
+  const std::string unet_out = std::string(sd::prefix::unet) + "out.2.";
+  for (auto& [name, t] : named) {
+    const bool zero = name.find(".out_layers.3.") != std::string::npos || name.find(".proj_out.") != std::string::npos ||
+                      name.rfind(unet_out, 0) == 0;
+    if (zero)
+      t.zero_();
+    else if (t.dim() >= 2 && name.rfind(sd::prefix::class_embed, 0) != 0)
+      t.mul_(1.0 / std::sqrt(3.0));
+  }
+}
+
 std::vector<std::string> class_names() {
   std::vector<std::string> v;
   for (const auto& c : data::synthetic_classes()) v.push_back(c.name);
@@ -78,13 +102,14 @@ std::vector<std::string> class_names() {
 DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   if (o.steps < 1 || o.batch < 1) throw std::invalid_argument("train diffusion: steps and batch must be >= 1");
-  if (o.size % 4 != 0 || o.size < 16 || o.size > 256) throw std::invalid_argument("train diffusion: size must be a multiple of 4 in 16..256");
+  if (o.size % 8 != 0 || o.size < 16 || o.size > 256) throw std::invalid_argument("train diffusion: size must be a multiple of 8 in 16..256");
   at::set_num_threads(std::max(1, o.threads));
   at::manual_seed(o.seed);
   const sd::ModelConfig cfg = tiny::diffusion_config(data::kSyntheticClasses);
   sd::ParamBinder binder = sd::ParamBinder::random(o.seed, at::kFloat, c10::Device(c10::kCPU));
   sd::ControlLDM model = sd::ControlLDM::build(cfg, binder);
   std::vector<std::pair<std::string, at::Tensor>> named = binder.produced();
+  init_like_ldm(named);
   std::vector<at::Tensor> params, ema;
   for (auto& [name, t] : named) {
     t.requires_grad_(true);
@@ -95,7 +120,7 @@ DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
   const at::Tensor alphas = at::tensor(sched.alphas_cumprod, at::kFloat);
   Adam opt(params);
   const double ema_decay = 0.995;
-  const int64_t in_ch = cfg.unet.in_channels, latent = o.size / tiny::kPixelPack;
+  const int64_t in_ch = cfg.unet.in_channels, latent = o.size / tiny::kLatentFactor;
 
   DiffusionTrainResult r;
   for (int step = 0; step < o.steps; ++step) {
@@ -165,6 +190,7 @@ DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
     weights::save_safetensors(std::filesystem::path(o.out) / "tiny_controlnet.safetensors", sd,
                               {{"difss.sd.config", cfg.to_json()},
                                {tiny::kMetaResolution, std::to_string(o.size)},
+                               {tiny::kMetaPrediction, "v"},
                                {tiny::kMetaClasses, names.dump()}});
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

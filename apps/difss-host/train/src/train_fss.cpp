@@ -62,11 +62,11 @@ Episodes make_batch(const FssTrainOptions& o, const std::vector<int>& classes, i
 }
 
 // 1-shot evaluation of `engine` on base classes, evaluation stream (episodes drawn directly).
-double base_miou(fss::HSNetEngine& engine, const FssTrainOptions& o, const std::vector<int>& classes, int episodes) {
+double base_miou(fss::SegmenterEngine& engine, const std::vector<int>& classes, int episodes) {
   data::IoUAccumulator acc(classes);
   const data::SyntheticDrawOptions draw;
   for (int i = 0; i < episodes; ++i) {
-    Stream r(o.seed, kPurposeBaseEval, std::uint64_t(i));
+    Stream r(0, kPurposeBaseEval, std::uint64_t(i));
     const int cls = classes[size_t(i) % classes.size()];
     const std::uint64_t nq = r.below(1000), ns = (nq + 1 + r.below(999)) % 1000;
     cv::Mat qi, qmask, si, smask;
@@ -80,6 +80,40 @@ double base_miou(fss::HSNetEngine& engine, const FssTrainOptions& o, const std::
 }
 
 }  // namespace
+
+FssEvaluation evaluate_fss(fss::SegmenterEngine& engine, int fold, int episodes) {
+  FssEvaluation ev;
+  data::DatasetConfig dc;
+  dc.kind = "synthetic";
+  dc.split = "val";
+  dc.fold = fold;
+  dc.shots = 1;
+  // HSNet's sequential protocol takes queries in sample order: one image per episode and class.
+  dc.options["images_per_class"] = std::to_string(std::max(2, (episodes + 4) / 5));
+  const auto ds = data::open_dataset(dc);
+  data::IoUAccumulator acc(ds->class_ids());
+  data::EpisodeOptions eo;
+  eo.count = size_t(episodes);
+  eo.seed = 0;
+  for (const data::Episode& ep : data::make_episodes(*ds, eo)) {
+    const cv::Mat qi = ds->load_image(ep.query), gt = ds->load_mask(ep.query, ep.class_id);
+    std::vector<fss::Shot> shots;
+    for (size_t s : ep.supports) shots.push_back({hwc(ds->load_image(s)), hw(ds->load_mask(s, ep.class_id))});
+    const fss::Segmentation seg = engine.segment(hwc(qi), shots);
+    cv::Mat pred(gt.size(), CV_8UC1, seg.mask.data_ptr<uint8_t>());
+    acc.add(ep.class_id, pred.clone(), gt);
+  }
+  ev.novel_miou = acc.miou();
+  ev.novel_fbiou = acc.fbiou();
+  for (const auto& pc : acc.per_class()) ev.novel_per_class.push_back(pc.iou_fg);
+  ev.base_miou = base_miou(engine, data::synthetic_split_classes("trn", fold), episodes);
+  return ev;
+}
+
+FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, int episodes) {
+  tiny::TinyFss m = tiny::load_tiny_fss(checkpoint);
+  return evaluate_fss(*m.engine, fold, episodes);
+}
 
 FssTrainResult train_fss(const FssTrainOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -112,37 +146,21 @@ FssTrainResult train_fss(const FssTrainOptions& o) {
     if (o.on_step) o.on_step(step, r.log.loss.back());
   }
   r.final_loss = r.log.mean_last(50);
-  for (const fss::NamedTensor& nt : net->named_tensors()) nt.tensor->requires_grad_(false);
-
+  // The committed file stores float16 (HSNet's learner alone has ~2.6 M parameters); evaluate
+  // exactly those weights.
   weights::StateDict sd;
-  for (const fss::NamedTensor& nt : net->named_tensors()) sd.insert(nt.name, nt.tensor->detach().clone().contiguous());
+  for (const fss::NamedTensor& nt : net->named_tensors()) {
+    const at::Tensor half = nt.tensor->detach().to(at::kHalf).contiguous();
+    *nt.tensor = half.to(at::kFloat);
+    sd.insert(nt.name, half);
+  }
   fss::HSNetEngine engine(std::move(net), o.size);
 
   if (o.eval_episodes > 0) {
-    data::DatasetConfig dc;
-    dc.kind = "synthetic";
-    dc.split = "val";
-    dc.fold = o.fold;
-    dc.shots = 1;
-    dc.options["images_per_class"] = "100";
-    const auto ds = data::open_dataset(dc);
-    std::vector<int> ids;
-    for (const auto& c : ds->classes()) ids.push_back(c.id);
-    data::IoUAccumulator acc(ids);
-    data::EpisodeOptions eo;
-    eo.count = size_t(o.eval_episodes);
-    eo.seed = 0;
-    for (const data::Episode& ep : data::make_episodes(*ds, eo)) {
-      const cv::Mat qi = ds->load_image(ep.query), gt = ds->load_mask(ep.query, ep.class_id);
-      std::vector<fss::Shot> shots;
-      for (size_t s : ep.supports) shots.push_back({hwc(ds->load_image(s)), hw(ds->load_mask(s, ep.class_id))});
-      const fss::Segmentation seg = engine.segment(hwc(qi), shots);
-      cv::Mat pred(gt.size(), CV_8UC1, seg.mask.data_ptr<uint8_t>());
-      acc.add(ep.class_id, pred.clone(), gt);
-    }
-    r.novel_miou = acc.miou();
-    r.novel_fbiou = acc.fbiou();
-    r.base_miou = base_miou(engine, o, base, o.eval_episodes);
+    const FssEvaluation ev = evaluate_fss(engine, o.fold, o.eval_episodes);
+    r.novel_miou = ev.novel_miou;
+    r.novel_fbiou = ev.novel_fbiou;
+    r.base_miou = ev.base_miou;
   }
   if (!o.out.empty()) {
     std::filesystem::create_directories(o.out);

@@ -26,6 +26,7 @@ const char* const kUsage =
     "             --repro-steps N (30: the short run recorded as the reproducibility check; 0 = skip)\n"
     "  diffusion: --size N (64)  --eval-supports N (24)\n"
     "  fss:       --fold K (0)  --size N (64)  --eval-episodes N (200)\n"
+    "             --evaluate FILE: only evaluate that checkpoint (prints JSON)\n"
     "Writes DIR/<model>.safetensors and DIR/manifest.json. Defaults reproduce the committed models:\n"
     "  difss-host train diffusion --out plugins/sampler/tiny-controlnet/models\n"
     "  difss-host train fss --out plugins/segmenter/tiny-fss/models\n";
@@ -198,7 +199,16 @@ int run_train(int argc, char** argv) {
 namespace {
 
 int train_fss_cmd(int argc, char** argv) {
-  const Args a = parse(argc, argv, {"seed", "steps", "batch", "lr", "threads", "out", "size", "fold", "eval-episodes", "repro-steps"});
+  const Args a = parse(argc, argv, {"seed", "steps", "batch", "lr", "threads", "out", "size", "fold", "eval-episodes", "repro-steps", "evaluate"});
+  if (a.kv.count("evaluate")) {  // evaluate an existing checkpoint, print JSON
+    const FssEvaluation ev = evaluate_fss_checkpoint(a.get("evaluate", ""), int(a.integer("fold", 0, 0, 3)),
+                                                     int(a.integer("eval-episodes", 200, 1, 100000)));
+    std::printf("%s\n", nlohmann::json{{"novel_miou", ev.novel_miou}, {"novel_fbiou", ev.novel_fbiou},
+                                       {"base_miou", ev.base_miou}, {"novel_per_class_iou", ev.novel_per_class}}
+                            .dump(2)
+                            .c_str());
+    return 0;
+  }
   FssTrainOptions o;
   o.seed = std::uint64_t(a.integer("seed", 0, 0, (1LL << 62)));
   o.steps = int(a.integer("steps", o.steps, 1, 10000000));
@@ -236,8 +246,9 @@ int train_fss_cmd(int argc, char** argv) {
                    {"size", o.size}, {"final_loss", r.final_loss}, {"seconds", r.seconds},
                    {"losses", losses_json(r.log)}};
   m["evaluation"] = {{"episodes", o.eval_episodes},
-                     {"protocol", "1-shot, dataset synthetic split val (novel classes of the fold), images_per_class 100, "
-                                  "episode seed 0, HSNet's mIoU / FB-IoU; base: the same on the base classes' evaluation images"},
+                     {"protocol", "1-shot, dataset synthetic split val (novel classes of the fold), images_per_class = "
+                                  "episodes / 5 (each image once as query, HSNet's sequential protocol), episode seed 0, "
+                                  "HSNet's mIoU / FB-IoU; base: the same number of episodes on the base classes' evaluation images"},
                      {"novel_miou", r.novel_miou},
                      {"novel_fbiou", r.novel_fbiou},
                      {"base_miou", r.base_miou}};

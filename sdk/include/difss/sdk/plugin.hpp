@@ -54,6 +54,12 @@ class Host {
   void warn(const std::string& m) const { log(DIFSS_LOG_WARN, m); }
   void error(const std::string& m) const { log(DIFSS_LOG_ERROR, m); }
   std::string plugin_dir() const { return host_ && host_->plugin_dir ? host_->plugin_dir : ""; }
+  // A file installed beside the plugin (difss_plugin_data): "<plugin dir>/<relative>" ("./..." when
+  // the host gave no plugin folder).
+  std::string beside_plugin(const std::string& relative) const {
+    const std::string dir = plugin_dir();
+    return (dir.empty() ? std::string(".") : dir) + "/" + relative;
+  }
   std::string run_dir() const { return host_ && host_->run_dir ? host_->run_dir : ""; }
   int num_threads() const { return host_ ? host_->num_threads : 0; }
   const std::string& plugin_id() const { return id_; }

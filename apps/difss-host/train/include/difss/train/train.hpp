@@ -27,8 +27,8 @@ struct LossLog {
 
 struct DiffusionTrainOptions {
   std::uint64_t seed = 0;
-  int steps = 2400;
-  int batch = 16;
+  int steps = 4000;
+  int batch = 8;
   double lr = 1e-3;
   int warmup = 100;
   double class_dropout = 0.1;  // probability of the null class (classifier-free guidance)
@@ -51,7 +51,7 @@ DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& options);
 struct FssTrainOptions {
   std::uint64_t seed = 0;
   int fold = 0;
-  int steps = 3000;
+  int steps = 800;
   int batch = 8;
   double lr = 1e-3;
   int warmup = 100;
@@ -71,6 +71,15 @@ struct FssTrainResult {
 };
 
 FssTrainResult train_fss(const FssTrainOptions& options);
+
+// 1-shot evaluation on the fold's novel classes exactly as a pipeline scores it (synthetic split
+// val with images_per_class = ceil(episodes / 5), so every class gets episodes / 5 queries;
+// episode seed 0; HSNet's mIoU / FB-IoU), plus base classes (evaluation images, seed 0).
+struct FssEvaluation {
+  double novel_miou = 0, novel_fbiou = 0, base_miou = 0;
+  std::vector<double> novel_per_class;  // foreground IoU per novel class, by id
+};
+FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, int episodes);
 
 // The difss git commit of the source tree (DIFSS_SOURCE_DIR/.git), or "" when unknown.
 std::string source_commit();

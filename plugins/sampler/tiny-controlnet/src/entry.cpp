@@ -1,0 +1,3 @@
+#include "tiny_controlnet.hpp"
+
+DIFSS_PLUGIN_LIBRARY("difss-sampler-tiny-controlnet", difss::plugins::TinyControlNetSampler)
