@@ -10,6 +10,7 @@
 #include <difss/core/host_services.hpp>
 #include <difss/core/log.hpp>
 #include <difss/core/registry.hpp>
+#include <difss/core/threads.hpp>
 
 #include <iostream>
 
@@ -84,7 +85,10 @@ int main(int argc, char** argv) {
 
   try {
     if (*validate && print_keys) return cli::print_pipeline_keys();
-    if (*bench) return cli::bench(bench_which, bench->remaining());
+    if (*bench) {
+      configure_threads(threads);  // --threads (0 = all cores), set once before any work
+      return cli::bench(bench_which, bench->remaining());
+    }
     if (*train) return cli::train(train->remaining());
     if (*validate && validate_file.empty()) {
       std::cerr << "validate: a pipeline file is required\n";
