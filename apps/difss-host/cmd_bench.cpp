@@ -54,6 +54,12 @@ int bench(const std::string& which, const std::vector<std::string>& args) {
         return args[++i];
       };
       const std::string& f = args[i];
+      if (f == "--help" || f == "-h") {
+        std::cout << "usage: difss-host bench conditions --image F [--mask F] [--resolution N (512)] [--runs N]\n"
+                     "         [--hed-checkpoint F] [--pidinet-checkpoint F] [--only ID]... [--dump-dir D]\n"
+                     "Per-image time of every condition generator and peak memory.\n";
+        return 0;
+      }
       if (f == "--image") a.image = next("--image");
       else if (f == "--mask") a.mask = next("--mask");
       else if (f == "--resolution") a.resolution = std::stoi(next("--resolution"));

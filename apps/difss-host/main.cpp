@@ -60,10 +60,10 @@ int main(int argc, char** argv) {
   std::string inspect_id;
   inspect->add_option("id", inspect_id, "Plugin id")->required();
 
-  auto* bench = app.add_subcommand("bench", "Print speed and memory figures: conditions, sampler or segmenter "
-                                            "(options after the name; see docs/MODELS.md)");
-  std::string bench_which;
-  bench->add_option("which", bench_which, "conditions | sampler | segmenter")->required();
+  // The benchmark's name and everything after it go unparsed to the benchmark (so that
+  // `bench sampler --help` reaches the sampler benchmark's own usage).
+  auto* bench = app.add_subcommand("bench", "Print speed and memory figures: bench conditions|sampler|segmenter "
+                                            "[options] (`bench NAME --help` lists them; see docs/MODELS.md)");
   bench->allow_extras();
   bench->prefix_command();
 
@@ -86,8 +86,15 @@ int main(int argc, char** argv) {
   try {
     if (*validate && print_keys) return cli::print_pipeline_keys();
     if (*bench) {
+      std::vector<std::string> rest = bench->remaining();
+      if (rest.empty()) {
+        std::cerr << "bench: which benchmark? conditions | sampler | segmenter\n";
+        return cli::kExitConfig;
+      }
+      const std::string which = rest.front();
+      rest.erase(rest.begin());
       configure_threads(threads);  // --threads (0 = all cores), set once before any work
-      return cli::bench(bench_which, bench->remaining());
+      return cli::bench(which, rest);
     }
     if (*train) return cli::train(train->remaining());
     if (*validate && validate_file.empty()) {

@@ -60,3 +60,21 @@ TEST_CASE("--version and --help exit 0") {
   CHECK(h.code == 0);
   CHECK_THAT(h.output, Catch::Contains("Exit codes"));
 }
+
+TEST_CASE("bench and train pass their arguments (and --help) to the benchmark or trainer") {
+  Exec none = run_host("bench");
+  CHECK(none.code == 2);
+  CHECK_THAT(none.output, Catch::Contains("conditions | sampler | segmenter"));
+  Exec unknown = run_host("bench nope");
+  CHECK(unknown.code == 2);
+  CHECK_THAT(unknown.output, Catch::Contains("unknown benchmark 'nope'"));
+  // Each benchmark's own usage, not the host's (reported as "not built" where it was left out).
+  for (const char* which : {"conditions", "sampler", "segmenter"}) {
+    Exec help = run_host(std::string("bench ") + which + " --help");
+    INFO(help.output);
+    if (help.output.find("not built") != std::string::npos) continue;
+    CHECK(help.code == 0);
+    CHECK_THAT(help.output, Catch::Contains(std::string("bench ") + which));
+    CHECK_THAT(help.output, !Catch::Contains("--plugin-path"));
+  }
+}

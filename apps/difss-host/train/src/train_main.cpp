@@ -181,6 +181,11 @@ int run_train(int argc, char** argv) {
     std::fputs(kUsage, argc < 1 ? stderr : stdout);
     return argc < 1 ? 2 : 0;
   }
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--help" || std::string(argv[i]) == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
   const std::string what = argv[0];
   try {
     if (what == "diffusion") return train_diffusion_cmd(argc, argv);
