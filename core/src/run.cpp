@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <fstream>
 #include <regex>
+#include <set>
 
 #include "difss/core/errors.hpp"
 #include "difss/core/host_services.hpp"
@@ -436,12 +437,11 @@ class Runner {
     };
     // HSNet's mIoU averages over all evaluation classes, counting a class without episodes as 0:
     // say so when a run is too short to visit every class.
+    std::set<int> visited;
+    for (const auto& ep : episodes) visited.insert(ep.class_id);
     json unvisited = json::array();
-    for (int c : classes) {
-      bool seen = false;
-      for (const auto& ep : episodes) seen |= ep.class_id == c;
-      if (!seen) unvisited.push_back(ds_->class_info(c).name);
-    }
+    for (int c : classes)
+      if (!visited.count(c)) unvisited.push_back(ds_->class_info(c).name);
     if (!unvisited.empty())
       logger()->warn("{} of {} classes have no episode and count as IoU 0 in mIoU (HSNet's definition): {}; "
                      "raise [dataset] episodes or lower images_per_class",

@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "host_exec.hpp"
+
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -56,24 +58,5 @@ struct TempDir {
   }
 };
 
-struct Exec {
-  int code = -1;
-  std::string output;  // stdout + stderr
-};
-
-inline Exec run_host(const std::string& args) {
-  const char* exe = std::getenv("DIFSS_HOST_EXE");
-  REQUIRE(exe != nullptr);
-  std::string cmd = std::string(exe) + " " + args + " 2>&1";
-  Exec r;
-  FILE* f = popen(cmd.c_str(), "r");
-  REQUIRE(f != nullptr);
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), f)) > 0) r.output.append(buf.data(), n);
-  int status = pclose(f);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 }  // namespace difss::test

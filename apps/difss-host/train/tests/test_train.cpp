@@ -16,6 +16,15 @@ nlohmann::json read(const char* path) {
   REQUIRE(in.good());
   return nlohmann::json::parse(in);
 }
+
+// The re-run's first, mean and last loss equal the manifest's record within its tolerance.
+void check_reproduced(const LossLog& log, const nlohmann::json& rc) {
+  const double tol = rc["tolerance_rel"];
+  CHECK(log.loss.front() == Approx(rc["first_loss"].get<double>()).epsilon(tol));
+  CHECK(log.mean_last(int(log.loss.size())) == Approx(rc["mean_loss"].get<double>()).epsilon(tol));
+  CHECK(log.loss.back() == Approx(rc["last_loss"].get<double>()).epsilon(tol));
+}
+
 }  // namespace
 
 TEST_CASE("train diffusion: the manifest's reproducibility check comes out the same", "[train][tiny]") {
@@ -30,10 +39,7 @@ TEST_CASE("train diffusion: the manifest's reproducibility check comes out the s
   o.threads = 1;
   o.eval_supports = 0;
   const auto r = train_diffusion(o);
-  const double tol = rc["tolerance_rel"];
-  CHECK(r.log.loss.front() == Approx(rc["first_loss"].get<double>()).epsilon(tol));
-  CHECK(r.log.mean_last(o.steps) == Approx(rc["mean_loss"].get<double>()).epsilon(tol));
-  CHECK(r.log.loss.back() == Approx(rc["last_loss"].get<double>()).epsilon(tol));
+  check_reproduced(r.log, rc);
   // A diffusion step's loss depends on the timesteps it drew, so 30 steps need not go down; the
   // committed run did train: its final loss is far below the first steps' mean.
   CHECK(manifest["training"]["final_loss"].get<double>() < 0.5 * rc["mean_loss"].get<double>());
@@ -51,10 +57,7 @@ TEST_CASE("train fss: the manifest's reproducibility check comes out the same", 
   o.threads = 1;
   o.eval_episodes = 0;
   const auto r = train_fss(o);
-  const double tol = rc["tolerance_rel"];
-  CHECK(r.log.loss.front() == Approx(rc["first_loss"].get<double>()).epsilon(tol));
-  CHECK(r.log.mean_last(o.steps) == Approx(rc["mean_loss"].get<double>()).epsilon(tol));
-  CHECK(r.log.loss.back() == Approx(rc["last_loss"].get<double>()).epsilon(tol));
+  check_reproduced(r.log, rc);
   CHECK(r.log.mean_last(5) < r.log.loss.front());
 }
 

@@ -7,17 +7,16 @@
 #include <difss/sdk/plugin.hpp>
 #include <difss/sdk/tensor_torch.hpp>
 
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <vector>
 
 #include <opencv2/imgcodecs.hpp>
 
 #include "../src/controlnet_sampler.hpp"
+#include "host_exec.hpp"
 #include "shared_data.hpp"
 
 using difss::plugins::ControlNetSd15Sampler;
@@ -280,8 +279,7 @@ TEST_CASE("controlnet-sd15: prompts as the official generator builds them", "[sd
 TEST_CASE("controlnet-sd15: a pipeline TOML with a random reduced checkpoint writes DifFSS-named images",
           "[sd][plugin][pipeline]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
-  const char* host = std::getenv("DIFSS_HOST_EXE");
-  if (host == nullptr) {
+  if (difss::test::host_exe() == nullptr) {
     WARN("DIFSS_HOST_EXE is not set (run through ctest): pipeline check skipped");
     return;
   }
@@ -296,12 +294,9 @@ TEST_CASE("controlnet-sd15: a pipeline TOML with a random reduced checkpoint wri
                          "[generator]\nplugin = \"org.difss.sampler.controlnet-sd15\"\nper_support = 2\n"
                          "params = { checkpoint = \""
                       << checkpoint() << "\", vocab = \"" << vocab() << "\", steps = 2 }\n";
-  const std::string cmd = std::string(host) + " --pipeline " + toml.string() + " > " + (dir / "log.txt").string() + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  std::ifstream log(dir / "log.txt");
-  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-  INFO(text);
-  REQUIRE(rc == 0);
+  const difss::test::Exec r = difss::test::run_host("--pipeline " + toml.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
   // 2 classes x 2 images = 4 supports, 2 images each, plus each support's control map
   std::vector<fs::path> images, controls;
   for (auto& e : fs::recursive_directory_iterator(dir / "out" / "aux")) {

@@ -2,6 +2,7 @@
 // extractor (layer names, int8 dequantisation), and the plugin on real images.
 #include "catch_torch.hpp"
 #include "plugin_harness.hpp"
+#include "host_exec.hpp"
 #include "shared_data.hpp"
 #include "test_inputs.hpp"
 
@@ -15,10 +16,8 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 
 #include "../src/prototype_segmenter.hpp"
 
@@ -210,8 +209,7 @@ TEST_CASE("Prototype plugin: torch backbones, parameters and errors", "[prototyp
 TEST_CASE("prototype: a coco128-seg pipeline with MobileNetV2 beats the trivial baselines", "[prototype][pipeline]") {
   DIFSS_REQUIRE_SHARED("data/coco128-seg");
   DIFSS_REQUIRE_SHARED("weights/mobilenetv2/mobilenetv2-12-int8.onnx");
-  const char* host = std::getenv("DIFSS_HOST_EXE");
-  if (host == nullptr) {
+  if (difss::test::host_exe() == nullptr) {
     WARN("DIFSS_HOST_EXE is not set (run through ctest): pipeline check skipped");
     return;
   }
@@ -226,13 +224,9 @@ TEST_CASE("prototype: a coco128-seg pipeline with MobileNetV2 beats the trivial 
                                    "[segmenter]\nplugin = \"org.difss.segmenter.prototype\"\nparams = { model = \""
                                 << (shared / "weights/mobilenetv2/mobilenetv2-12-int8.onnx").string()
                                 << "\" }\n[evaluation]\ngrids = 0\n";
-  const std::string cmd = std::string(host) + " --pipeline " + (dir / "p.toml").string() + " > " +
-                          (dir / "log.txt").string() + " 2>&1";
-  const int rc = std::system(cmd.c_str());
-  std::ifstream log(dir / "log.txt");
-  const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
-  INFO(text);
-  REQUIRE(rc == 0);
+  const difss::test::Exec r = difss::test::run_host("--pipeline " + (dir / "p.toml").string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
   std::ifstream rf(dir / "out" / "results.json");
   const nlohmann::json m = nlohmann::json::parse(rf)["metrics"];
   REQUIRE(m.contains("real_only"));
