@@ -48,7 +48,7 @@ int plugins_inspect(const Registry& reg, const std::string& id) {
               << "\n";
     return kExitConfig;
   }
-  const difss_descriptor& d = *p->descriptor;
+  const Descriptor& d = *p->descriptor;
   std::printf("%s\n  name:        %s\n  kind:        %s\n  version:     %s\n  library:     %s\n",
               d.id, d.name, kind_name(d.kind), d.version, p->library.string().c_str());
   if (d.description && *d.description) std::printf("  description: %s\n", d.description);

@@ -80,6 +80,11 @@ int main(int argc, char** argv) {
   }
 
   init_logging(log_level);
+  // Every plugin library's deinit() runs when main returns, after every registry and instance
+  // (all created below, inside this scope's callees) is gone.
+  struct ShutdownPlugins {
+    ~ShutdownPlugins() { shutdown_plugins(); }
+  } shutdown_plugins_at_exit;
   DiscoveryOptions discovery;
   for (const auto& p : plugin_paths) discovery.plugin_paths.emplace_back(p);
 

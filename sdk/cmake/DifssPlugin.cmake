@@ -27,7 +27,8 @@ function(difss_add_plugin name)
   if(P_SOURCES)
     add_library(${name}_objects OBJECT ${P_SOURCES})
     set_target_properties(${name}_objects PROPERTIES POSITION_INDEPENDENT_CODE ON
-                          CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+                          CXX_VISIBILITY_PRESET hidden C_VISIBILITY_PRESET hidden
+                          VISIBILITY_INLINES_HIDDEN ON)
     target_link_libraries(${name}_objects PUBLIC ${deps})
     target_compile_definitions(${name}_objects PUBLIC DIFSS_PLUGIN_TORCH_VERSION="${torch_version}")
     set(objs $<TARGET_OBJECTS:${name}_objects>)
@@ -35,7 +36,8 @@ function(difss_add_plugin name)
 
   add_library(${name} MODULE ${P_ENTRY} ${objs})
   set_target_properties(${name} PROPERTIES PREFIX "" OUTPUT_NAME "difss_${name}"
-                        CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+                        CXX_VISIBILITY_PRESET hidden C_VISIBILITY_PRESET hidden
+                        VISIBILITY_INLINES_HIDDEN ON)
   if(DEFINED DIFSS_PLUGIN_BUILD_DIR)
     set_target_properties(${name} PROPERTIES LIBRARY_OUTPUT_DIRECTORY ${DIFSS_PLUGIN_BUILD_DIR})
   endif()

@@ -109,10 +109,11 @@ std::string exported_symbols(const fs::path& lib) {
 }
 
 bool known_format(const std::string& f) {
-  return f == "image" || f == "mask" || f == "prob" || f == "images" || f == "text";
+  return f == DIFSS_FORMAT_IMAGE || f == DIFSS_FORMAT_MASK || f == DIFSS_FORMAT_PROB ||
+         f == DIFSS_FORMAT_IMAGES || f == DIFSS_FORMAT_TEXT;
 }
 
-bool has_output(const difss_descriptor& d, const char* format) {
+bool has_output(const Descriptor& d, const char* format) {
   for (uint32_t i = 0; i < d.port_count; ++i)
     if (d.ports[i].dir == DIFSS_PORT_OUT && std::string(d.ports[i].format) == format) return true;
   return false;
@@ -161,8 +162,11 @@ struct Outputs {
   std::string message;
 };
 
+// An instance as the factory returned it: the kind's struct (difss_condition*, ...).
+using Object = const void*;
+
 // One call of the instance on synthetic inputs (or malformed ones).
-Outputs call_once(const difss_descriptor& d, const difss_object& obj, bool malformed) {
+Outputs call_once(const Descriptor& d, Object obj, bool malformed) {
   const int h = 64, w = 96;
   cv::Mat img = synthetic_image(h, w), mask = synthetic_mask(h, w);
   cv::Mat wrong(h, w, CV_32FC1, cv::Scalar(0.5));  // float where uint8 RGB is expected
@@ -171,29 +175,35 @@ Outputs call_once(const difss_descriptor& d, const difss_object& obj, bool malfo
   Outputs o;
   switch (d.kind) {
     case DIFSS_KIND_CONDITION: {
-      auto* vt = static_cast<const difss_condition_vtable*>(obj.vtable);
+      auto* c = static_cast<const difss_condition*>(obj);
       difss_condition_input in{sizeof(in), vi.get(), vm.get(), 1, "aeroplane", "pascal"};
       DLManagedTensor* out = nullptr;
-      o.status = vt->generate(obj.self, &in, &out, ctx.get());
+      o.status = c->generate(c, &in, &out, ctx.get());
       if (o.status == DIFSS_OK) o.tensors = {out};
       break;
     }
     case DIFSS_KIND_SAMPLER: {
-      auto* vt = static_cast<const difss_sampler_vtable*>(obj.vtable);
+      auto* s = static_cast<const difss_sampler*>(obj);
       difss_sampler_input in{sizeof(in), vi.get(), "a real shot photo of aeroplane", "", 1, "aeroplane", 7, 2};
       DLManagedTensor* out = nullptr;
-      o.status = vt->sample(obj.self, &in, &out, ctx.get());
+      o.status = s->sample(s, &in, &out, ctx.get());
       if (o.status == DIFSS_OK) o.tensors = {out};
       break;
     }
     case DIFSS_KIND_SEGMENTER: {
-      auto* vt = static_cast<const difss_segmenter_vtable*>(obj.vtable);
+      auto* g = static_cast<const difss_segmenter*>(obj);
       const DLTensor* imgs[] = {vi.get()};
       const DLTensor* masks[] = {vm.get()};
-      difss_segmenter_input in{sizeof(in), vi.get(), 1, imgs, masks, nullptr};
-      DLManagedTensor *p = nullptr, *m = nullptr;
-      o.status = vt->segment(obj.self, &in, &p, &m, ctx.get());
-      if (o.status == DIFSS_OK) o.tensors = {p, m};
+      difss_segmenter_input in{};
+      in.struct_size = sizeof(in);
+      in.query = vi.get();
+      in.shot_count = 1;
+      in.support_images = imgs;
+      in.support_masks = masks;
+      difss_segmenter_output out{};
+      out.struct_size = sizeof(out);
+      o.status = g->segment(g, &in, &out, ctx.get());
+      if (o.status == DIFSS_OK) o.tensors = {out.prob, out.mask};
       break;
     }
   }
@@ -201,20 +211,36 @@ Outputs call_once(const difss_descriptor& d, const difss_object& obj, bool malfo
   return o;
 }
 
-void destroy(const difss_descriptor& d, const difss_object& obj) {
+void destroy(const Descriptor& d, Object obj) {
   switch (d.kind) {
-    case DIFSS_KIND_CONDITION: static_cast<const difss_condition_vtable*>(obj.vtable)->destroy(obj.self); break;
-    case DIFSS_KIND_SAMPLER: static_cast<const difss_sampler_vtable*>(obj.vtable)->destroy(obj.self); break;
-    case DIFSS_KIND_SEGMENTER: static_cast<const difss_segmenter_vtable*>(obj.vtable)->destroy(obj.self); break;
+    case DIFSS_KIND_CONDITION: static_cast<const difss_condition*>(obj)->destroy(static_cast<const difss_condition*>(obj)); break;
+    case DIFSS_KIND_SAMPLER: static_cast<const difss_sampler*>(obj)->destroy(static_cast<const difss_sampler*>(obj)); break;
+    case DIFSS_KIND_SEGMENTER: static_cast<const difss_segmenter*>(obj)->destroy(static_cast<const difss_segmenter*>(obj)); break;
   }
 }
 
-difss_status try_create(const PluginInfo& p, const std::vector<difss_param>& params, difss_object& obj,
+template <class CFactory, class CStruct>
+difss_status create_as(const PluginInfo& p, const difss_create_args& args, Object& obj, difss_call* call) {
+  const auto* f = reinterpret_cast<const CFactory*>(p.factory);
+  const CStruct* o = nullptr;
+  difss_status st = f->create(f, &args, &o, call);
+  obj = o;
+  return st;
+}
+
+difss_status try_create(const PluginInfo& p, const std::vector<difss_param>& params, Object& obj,
                         std::string* message = nullptr) {
   CallContext ctx;
-  obj = {};
-  difss_status st = p.factory->create(p.id.c_str(), p.host, params.data(), uint32_t(params.size()),
-                                      &obj, ctx.get());
+  obj = nullptr;
+  difss_create_args args{sizeof(args), p.id.c_str(), p.host, params.data(),
+                         uint32_t(params.size()), uint32_t(sizeof(difss_param))};
+  difss_status st = DIFSS_ERR_INTERNAL;
+  switch (p.descriptor->kind) {
+    case DIFSS_KIND_CONDITION: st = create_as<difss_condition_factory, difss_condition>(p, args, obj, ctx.get()); break;
+    case DIFSS_KIND_SAMPLER: st = create_as<difss_sampler_factory, difss_sampler>(p, args, obj, ctx.get()); break;
+    case DIFSS_KIND_SEGMENTER: st = create_as<difss_segmenter_factory, difss_segmenter>(p, args, obj, ctx.get()); break;
+  }
+  if (st != DIFSS_OK) CHECK(obj == nullptr);  // a failed create leaves no instance behind
   if (message) *message = ctx.message();
   return st;
 }
@@ -232,7 +258,7 @@ TEST_CASE("conformance: the plugin folder was scanned") {
 
 TEST_CASE("conformance: every plugin") {
   for (const PluginInfo* p : registry().plugins()) {
-    const difss_descriptor& d = *p->descriptor;
+    const Descriptor& d = *p->descriptor;
     DYNAMIC_SECTION(p->id) {
       // -- exported symbols
       std::string syms = exported_symbols(p->library);
@@ -264,9 +290,9 @@ TEST_CASE("conformance: every plugin") {
         }
       }
       for (uint32_t i = 0; i < d.port_count; ++i) CHECK(known_format(d.ports[i].format));
-      if (d.kind == DIFSS_KIND_CONDITION) CHECK(has_output(d, "image"));
-      if (d.kind == DIFSS_KIND_SAMPLER) CHECK(has_output(d, "images"));
-      if (d.kind == DIFSS_KIND_SEGMENTER) CHECK((has_output(d, "prob") && has_output(d, "mask")));
+      if (d.kind == DIFSS_KIND_CONDITION) CHECK(has_output(d, DIFSS_FORMAT_IMAGE));
+      if (d.kind == DIFSS_KIND_SAMPLER) CHECK(has_output(d, DIFSS_FORMAT_IMAGES));
+      if (d.kind == DIFSS_KIND_SEGMENTER) CHECK((has_output(d, DIFSS_FORMAT_PROB) && has_output(d, DIFSS_FORMAT_MASK)));
 
       // -- parameters: fixture or defaults
       auto fx = fixtures().find(p->id);
@@ -282,12 +308,13 @@ TEST_CASE("conformance: every plugin") {
         const auto& s = d.params[i];
         std::vector<difss_param> bad = good;
         difss_param wrong{};
+        wrong.struct_size = sizeof(wrong);
         wrong.name = s.name;
         wrong.value.type = s.type == DIFSS_PARAM_BOOL ? DIFSS_PARAM_STRING : DIFSS_PARAM_BOOL;
         wrong.value.s = "not-a-value";
         bad.erase(std::remove_if(bad.begin(), bad.end(), [&](const difss_param& x) { return std::string(x.name) == s.name; }), bad.end());
         bad.push_back(wrong);
-        difss_object obj{};
+        Object obj = nullptr;
         std::string msg;
         INFO("wrong type for " << s.name);
         CHECK(try_create(*p, bad, obj, &msg) == DIFSS_ERR_INVALID_ARGUMENT);
@@ -309,10 +336,11 @@ TEST_CASE("conformance: every plugin") {
       {
         std::vector<difss_param> bad = good;
         difss_param unknown{};
+        unknown.struct_size = sizeof(unknown);
         unknown.name = "no_such_parameter";
         unknown.value.type = DIFSS_PARAM_INT;
         bad.push_back(unknown);
-        difss_object obj{};
+        Object obj = nullptr;
         CHECK(try_create(*p, bad, obj) == DIFSS_ERR_INVALID_ARGUMENT);
       }
 
@@ -321,26 +349,33 @@ TEST_CASE("conformance: every plugin") {
       } else {
         // -- create/destroy loop
         for (int round = 0; round < 3; ++round) {
-          difss_object obj{};
+          Object obj = nullptr;
           std::string msg;
           const difss_status created = try_create(*p, good, obj, &msg);
           INFO("creation message: " << msg);
           REQUIRE(created == DIFSS_OK);
-          REQUIRE(obj.self != nullptr);
-          REQUIRE(obj.vtable != nullptr);
+          REQUIRE(obj != nullptr);
           destroy(d, obj);
         }
         // -- calls
-        difss_object obj{};
+        Object obj = nullptr;
         std::string msg;
         REQUIRE(try_create(*p, good, obj, &msg) == DIFSS_OK);
+        // Unknown extension ids answer NULL (instance extensions are optional, by id).
+        const void* ext = nullptr;
+        switch (d.kind) {
+          case DIFSS_KIND_CONDITION: { auto* o = static_cast<const difss_condition*>(obj); ext = o->get_extension(o, "org.difss.no-such-extension/1"); break; }
+          case DIFSS_KIND_SAMPLER: { auto* o = static_cast<const difss_sampler*>(obj); ext = o->get_extension(o, "org.difss.no-such-extension/1"); break; }
+          case DIFSS_KIND_SEGMENTER: { auto* o = static_cast<const difss_segmenter*>(obj); ext = o->get_extension(o, "org.difss.no-such-extension/1"); break; }
+        }
+        CHECK(ext == nullptr);
         Outputs a = call_once(d, obj, false);
         INFO("call message: " << a.message);
         REQUIRE(a.status == DIFSS_OK);
         Outputs b = call_once(d, obj, false);
         REQUIRE(b.status == DIFSS_OK);
         REQUIRE(a.tensors.size() == b.tensors.size());
-        const char* formats[3][2] = {{"image", ""}, {"images", ""}, {"prob", "mask"}};
+        const char* formats[3][2] = {{DIFSS_FORMAT_IMAGE, ""}, {DIFSS_FORMAT_IMAGES, ""}, {DIFSS_FORMAT_PROB, DIFSS_FORMAT_MASK}};
         for (size_t k = 0; k < a.tensors.size(); ++k) {
           check_port(a.tensors[k], "output", formats[d.kind - 1][k]);
           cv::Mat ma = copy_to_mat(a.tensors[k]->dl_tensor), mb = copy_to_mat(b.tensors[k]->dl_tensor);

@@ -18,6 +18,13 @@ TEST_CASE("plugins list shows kind, id and version; --verbose shows rejected can
   CHECK_THAT(r.output, Catch::Contains("reason: ABI major version 99"));
   CHECK_THAT(r.output, Catch::Contains("reason: not a difss plugin: no exported symbol"));
   CHECK_THAT(r.output, Catch::Contains("undefined symbol"));
+  // Refused by build fingerprint, and a failing init() with the reason it logged.
+  CHECK_THAT(r.output, Catch::Contains("difss_broken-fingerprint-torch.so") &&
+                           Catch::Contains("reason: built against LibTorch 0.4.1"));
+  CHECK_THAT(r.output, Catch::Contains("difss_broken-fingerprint-cxxabi.so") &&
+                           Catch::Contains("(std::string layouts differ; rebuild the plugin)"));
+  CHECK_THAT(r.output, Catch::Contains("difss_broken-init.so") &&
+                           Catch::Contains("reason: init() failed: model folder /nonexistent/difss-models is missing"));
 }
 
 TEST_CASE("plugins inspect prints parameters with type, default and range, and ports") {

@@ -100,3 +100,19 @@ TEST_CASE("bad parameters are rejected by the plugin with a status, not a crash"
   r.set("steps", v);
   CHECK_THROWS_WITH(SamplerInstance(*s, r), Catch::Contains("parameter 'steps' value 100000 is out of range [1, 1000]"));
 }
+
+TEST_CASE("a segmenter that predicts at the query's size refuses other explicit sizes") {
+  const Registry& reg = test_registry();
+  const PluginInfo* g = reg.find("org.difss.test.color-segmenter");
+  REQUIRE(g != nullptr);
+  SegmenterInstance seg(*g, default_params(*g->descriptor));
+  cv::Mat img(20, 30, CV_8UC3, cv::Scalar(200, 10, 10)), m(20, 30, CV_8UC1, cv::Scalar(1));
+  // MODEL_INPUT: a segmenter without a fixed input size answers at the query's size.
+  auto r = seg.segment(img, {img}, {m}, {}, {}, {DIFSS_OUTPUT_MODEL_INPUT, {}});
+  CHECK(r.prob.size() == cv::Size(30, 20));
+  CHECK(seg.segment(img, {img}, {m}, {}, {}, {DIFSS_OUTPUT_EXPLICIT, {30, 20}}).mask.size() ==
+        cv::Size(30, 20));
+  CHECK_THROWS_WITH(seg.segment(img, {img}, {m}, {}, {}, {DIFSS_OUTPUT_EXPLICIT, {64, 64}}),
+                    Catch::Contains("unsupported") && Catch::Contains("64x64 was asked for") &&
+                        Catch::Contains("query's size only"));
+}

@@ -24,12 +24,15 @@ TEST_CASE("broken plugins are rejected, each with its reason") {
     const char* reason;
   };
   const Case cases[] = {
-      {"broken-abi-major", "ABI major version 99 does not match the host's 1"},
-      {"broken-minor-too-new", "requires ABI 1.999"},
+      {"broken-abi-major", "ABI major version 99 does not match the host's 2"},
+      {"broken-minor-too-new", "requires ABI 2.999 but the host provides 2.0"},
       {"broken-no-entry", "no exported symbol 'difss_plugin_entry'"},
       {"broken-unresolved-symbol", "undefined symbol: difss_test_function_that_does_not_exist"},
       {"broken-missing-library", "libdifss_test_vanishing.so"},
       {"not-a-library", "cannot be loaded"},
+      {"broken-fingerprint-torch", "built against LibTorch 0.4.1 but the host process uses LibTorch"},
+      {"broken-fingerprint-cxxabi", "_GLIBCXX_USE_CXX11_ABI="},
+      {"broken-init", "init() failed: model folder /nonexistent/difss-models is missing"},
   };
   for (const auto& c : cases) {
     INFO(c.file);

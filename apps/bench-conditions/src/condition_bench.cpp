@@ -65,7 +65,7 @@ template <class T>
 std::unique_ptr<sdk::Condition> make(const std::vector<std::pair<std::string, difss_value>>& params) {
   const auto* d = sdk::detail::descriptor_of<T>();
   std::vector<difss_param> raw;
-  for (const auto& kv : params) raw.push_back({kv.first.c_str(), kv.second});
+  for (const auto& kv : params) raw.push_back({sizeof(difss_param), kv.first.c_str(), kv.second});
   sdk::Params p(d->src.id, raw.data(), uint32_t(raw.size()));
   p.check_against(d->desc);
   return std::make_unique<T>(sdk::Host(nullptr, d->src.id), p);

@@ -8,6 +8,7 @@
 #include <difss/sdk/error.hpp>
 
 #include "difss/core/log.hpp"
+#include "difss/core/threads.hpp"
 
 namespace difss {
 
@@ -15,18 +16,21 @@ namespace {
 
 std::atomic<bool> g_cancel{false};
 std::atomic<int> g_signals{0};
-std::atomic<int> g_threads{0};
 std::mutex g_mutex;
-std::string g_run_dir;  // guarded by g_mutex; strings handed out are kept alive below
+std::string g_run_dir;  // guarded by g_mutex
+
+// While a library's init() runs on this thread, its warnings and errors are also kept here, so a
+// failing init can be rejected with the reason it logged.
+thread_local std::vector<std::string>* t_init_messages = nullptr;
 
 struct HostBlock {
   difss_host host{};
   std::string plugin_dir;
+  std::string library;  // file name, for messages logged without a plugin id
 };
-std::vector<HostBlock*> g_hosts;           // immortal
-std::vector<std::string*> g_run_dir_copies;  // immortal copies handed to plugins
 
-void host_log(const difss_host*, difss_log_level level, const char* plugin_id, const char* msg) {
+void DIFSS_ABI_CALL host_log(const difss_host* host, difss_log_level level, const char* plugin_id,
+                             const char* msg) {
   auto lvl = spdlog::level::info;
   switch (level) {
     case DIFSS_LOG_TRACE: lvl = spdlog::level::trace; break;
@@ -35,8 +39,16 @@ void host_log(const difss_host*, difss_log_level level, const char* plugin_id, c
     case DIFSS_LOG_WARN: lvl = spdlog::level::warn; break;
     case DIFSS_LOG_ERROR: lvl = spdlog::level::err; break;
   }
-  logger()->log(lvl, "[{}] {}", plugin_id ? plugin_id : "?", msg ? msg : "");
+  if (t_init_messages && level >= DIFSS_LOG_WARN) t_init_messages->push_back(msg ? msg : "");
+  const char* who = plugin_id;
+  if (!who && host && host->host_data) who = static_cast<const HostBlock*>(host->host_data)->library.c_str();
+  logger()->log(lvl, "[{}] {}", who && *who ? who : "?", msg ? msg : "");
 }
+
+int32_t DIFSS_ABI_CALL host_num_threads(const difss_host*) { return configured_threads(); }
+
+// No host extensions are defined in ABI 2.0.
+const void* DIFSS_ABI_CALL host_get_extension(const difss_host*, const char*) { return nullptr; }
 
 void on_signal(int) {
   if (g_signals.fetch_add(1) >= 1) std::_Exit(130);  // second Ctrl-C: leave now
@@ -45,38 +57,33 @@ void on_signal(int) {
 
 }  // namespace
 
-const difss_host* make_host_services(const std::filesystem::path& plugin_dir) {
-  std::lock_guard<std::mutex> lock(g_mutex);
+const difss_host* make_host_services(const std::filesystem::path& library) {
+  // Immortal and never changed after this returns (difss.h: the host struct is immutable).
   auto* b = new HostBlock;
-  b->plugin_dir = plugin_dir.string();
+  b->plugin_dir = library.parent_path().string();
+  b->library = library.filename().string();
   b->host.struct_size = sizeof(difss_host);
   b->host.abi_major = DIFSS_ABI_VERSION_MAJOR;
   b->host.abi_minor = DIFSS_ABI_VERSION_MINOR;
   b->host.host_data = b;
   b->host.log = &host_log;
+  b->host.num_threads = &host_num_threads;
+  b->host.get_extension = &host_get_extension;
   b->host.plugin_dir = b->plugin_dir.c_str();
-  auto* rd = new std::string(g_run_dir);
-  g_run_dir_copies.push_back(rd);
-  b->host.run_dir = rd->c_str();
-  b->host.num_threads = g_threads.load();
-  g_hosts.push_back(b);
   return &b->host;
 }
+
+InitMessageCapture::InitMessageCapture() : previous_(t_init_messages) { t_init_messages = &messages_; }
+InitMessageCapture::~InitMessageCapture() { t_init_messages = previous_; }
 
 void set_run_dir(const std::filesystem::path& dir) {
   std::lock_guard<std::mutex> lock(g_mutex);
   g_run_dir = dir.string();
-  for (auto* b : g_hosts) {
-    auto* rd = new std::string(g_run_dir);  // old strings stay valid (a plugin may hold one)
-    g_run_dir_copies.push_back(rd);
-    b->host.run_dir = rd->c_str();
-  }
 }
 
-void set_reported_threads(int n) {
-  g_threads = n;
+std::string current_run_dir() {
   std::lock_guard<std::mutex> lock(g_mutex);
-  for (auto* b : g_hosts) b->host.num_threads = n;
+  return g_run_dir;
 }
 
 void install_interrupt_handler() {
@@ -90,15 +97,17 @@ void reset_cancel() {
   g_signals = 0;
 }
 
-CallContext::CallContext(ProgressFn progress) : progress_(std::move(progress)) {
+CallContext::CallContext(ProgressFn progress)
+    : run_dir_(current_run_dir()), progress_(std::move(progress)) {
   call_.struct_size = sizeof(difss_call);
+  call_.run_dir = run_dir_.c_str();
   call_.host_data = this;
   call_.set_error = &CallContext::set_error;
   call_.progress = &CallContext::progress;
   call_.is_cancelled = &CallContext::is_cancelled;
 }
 
-void CallContext::set_error(difss_call* c, difss_status s, const char* msg) {
+void DIFSS_ABI_CALL CallContext::set_error(difss_call* c, difss_status s, const char* msg) {
   auto* self = static_cast<CallContext*>(c->host_data);
   self->status_ = s;
   self->message_ = msg ? msg : "";

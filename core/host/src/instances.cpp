@@ -7,34 +7,74 @@
 
 namespace difss {
 
+namespace {
+
+// create() of the kind's factory: every factory is a difss_factory_base followed by create.
+template <class CFactory, class CStruct>
+difss_status create_with(const PluginInfo& plugin, const difss_create_args& args, const void** out,
+                         difss_call* call) {
+  const auto* f = reinterpret_cast<const CFactory*>(plugin.factory);
+  const CStruct* obj = nullptr;
+  difss_status st = f->create(f, &args, &obj, call);
+  *out = obj;
+  return st;
+}
+
+}  // namespace
+
 Instance::Instance(const PluginInfo& plugin, const ResolvedParams& params) : plugin_(plugin) {
   auto c = params.c_params();
+  difss_create_args args{};
+  args.struct_size = sizeof(args);
+  args.id = plugin_.id.c_str();
+  args.host = plugin_.host;
+  args.params = c.data();
+  args.param_count = uint32_t(c.size());
+  args.param_stride = uint32_t(sizeof(difss_param));
   CallContext ctx;
-  difss_status st = plugin_.factory->create(plugin_.id.c_str(), plugin_.host, c.data(),
-                                            uint32_t(c.size()), &obj_, ctx.get());
-  if (st != DIFSS_OK) fail("create", st, ctx);
-  if (!obj_.self || !obj_.vtable)
-    throw PluginError(plugin_.id, "create returned success but no instance");
+  difss_status st = DIFSS_ERR_INTERNAL;
+  switch (plugin_.descriptor->kind) {
+    case DIFSS_KIND_CONDITION:
+      st = create_with<difss_condition_factory, difss_condition>(plugin_, args, &obj_, ctx.get());
+      break;
+    case DIFSS_KIND_SAMPLER:
+      st = create_with<difss_sampler_factory, difss_sampler>(plugin_, args, &obj_, ctx.get());
+      break;
+    case DIFSS_KIND_SEGMENTER:
+      st = create_with<difss_segmenter_factory, difss_segmenter>(plugin_, args, &obj_, ctx.get());
+      break;
+  }
+  if (st != DIFSS_OK) {
+    obj_ = nullptr;
+    fail("create", st, ctx);
+  }
+  if (!obj_) throw PluginError(plugin_.id, "create returned success but no instance");
 }
 
 Instance::~Instance() {
-  if (!obj_.vtable) return;
-  // destroy is the second field of every kind's vtable (after struct_size and the call).
+  if (!obj_) return;
   switch (plugin_.descriptor->kind) {
-    case DIFSS_KIND_CONDITION:
-      static_cast<const difss_condition_vtable*>(obj_.vtable)->destroy(obj_.self);
+    case DIFSS_KIND_CONDITION: {
+      auto* o = static_cast<const difss_condition*>(obj_);
+      o->destroy(o);
       break;
-    case DIFSS_KIND_SAMPLER:
-      static_cast<const difss_sampler_vtable*>(obj_.vtable)->destroy(obj_.self);
+    }
+    case DIFSS_KIND_SAMPLER: {
+      auto* o = static_cast<const difss_sampler*>(obj_);
+      o->destroy(o);
       break;
-    case DIFSS_KIND_SEGMENTER:
-      static_cast<const difss_segmenter_vtable*>(obj_.vtable)->destroy(obj_.self);
+    }
+    case DIFSS_KIND_SEGMENTER: {
+      auto* o = static_cast<const difss_segmenter*>(obj_);
+      o->destroy(o);
       break;
+    }
   }
 }
 
 void Instance::fail(const char* what, difss_status st, const CallContext& ctx) const {
   if (st == DIFSS_ERR_CANCELLED) throw Cancelled();
+  if (st == DIFSS_SKIP) throw PluginSkipped(plugin_.id, std::string(what) + " skipped this item: " + ctx.describe(st));
   throw PluginError(plugin_.id, std::string(what) + " failed: " + ctx.describe(st));
 }
 
@@ -68,11 +108,11 @@ cv::Mat ConditionInstance::generate(const cv::Mat& image, const cv::Mat& mask, i
   in.class_set = class_set.c_str();
   DLManagedTensor* out = nullptr;
   CallContext ctx(std::move(progress));
-  auto* vt = static_cast<const difss_condition_vtable*>(obj_.vtable);
-  difss_status st = vt->generate(obj_.self, &in, &out, ctx.get());
+  auto* o = static_cast<const difss_condition*>(obj_);
+  difss_status st = o->generate(o, &in, &out, ctx.get());
   sdk::OwnedTensor owned(st == DIFSS_OK ? out : nullptr);
   if (st != DIFSS_OK) fail("generate", st, ctx);
-  return take_output(id(), "control", owned, "image");
+  return take_output(id(), "control", owned, DIFSS_FORMAT_IMAGE);
 }
 
 std::vector<cv::Mat> SamplerInstance::sample(const cv::Mat& control, const Request& req,
@@ -89,11 +129,11 @@ std::vector<cv::Mat> SamplerInstance::sample(const cv::Mat& control, const Reque
   in.count = req.count;
   DLManagedTensor* out = nullptr;
   CallContext ctx(std::move(progress));
-  auto* vt = static_cast<const difss_sampler_vtable*>(obj_.vtable);
-  difss_status st = vt->sample(obj_.self, &in, &out, ctx.get());
+  auto* o = static_cast<const difss_sampler*>(obj_);
+  difss_status st = o->sample(o, &in, &out, ctx.get());
   sdk::OwnedTensor owned(st == DIFSS_OK ? out : nullptr);
   if (st != DIFSS_OK) fail("sample", st, ctx);
-  cv::Mat all = take_output(id(), "images", owned, "images");  // rows = N*H, see copy_to_mat
+  cv::Mat all = take_output(id(), "images", owned, DIFSS_FORMAT_IMAGES);  // rows = N*H, see copy_to_mat
   const DLTensor& dl = owned.dl();
   if (dl.shape[0] != int64_t(req.count))
     throw PluginError(id(), "returned " + std::to_string(dl.shape[0]) + " images, " +
@@ -108,7 +148,7 @@ SegmenterInstance::Result SegmenterInstance::segment(const cv::Mat& query,
                                                      const std::vector<cv::Mat>& support_images,
                                                      const std::vector<cv::Mat>& support_masks,
                                                      const std::vector<uint8_t>& is_auxiliary,
-                                                     ProgressFn progress) {
+                                                     ProgressFn progress, OutputSize output) {
   if (support_images.size() != support_masks.size() || support_images.empty())
     throw PluginError(id(), "segment: need the same number (>= 1) of support images and masks");
   DLView q(query);
@@ -131,18 +171,32 @@ SegmenterInstance::Result SegmenterInstance::segment(const cv::Mat& query,
   in.support_images = ip.data();
   in.support_masks = mp.data();
   in.support_is_auxiliary = is_auxiliary.size() == ip.size() ? is_auxiliary.data() : nullptr;
-  DLManagedTensor *prob = nullptr, *mask = nullptr;
+  in.output_size = output.kind;
+  if (output.kind == DIFSS_OUTPUT_EXPLICIT) {
+    if (output.size.width < 1 || output.size.height < 1)
+      throw PluginError(id(), "segment: an explicit output size must be at least 1x1");
+    in.output_height = uint32_t(output.size.height);
+    in.output_width = uint32_t(output.size.width);
+  }
+  difss_segmenter_output out{};
+  out.struct_size = sizeof(out);
   CallContext ctx(std::move(progress));
-  auto* vt = static_cast<const difss_segmenter_vtable*>(obj_.vtable);
-  difss_status st = vt->segment(obj_.self, &in, &prob, &mask, ctx.get());
-  sdk::OwnedTensor p(st == DIFSS_OK ? prob : nullptr), m(st == DIFSS_OK ? mask : nullptr);
+  auto* o = static_cast<const difss_segmenter*>(obj_);
+  difss_status st = o->segment(o, &in, &out, ctx.get());
+  sdk::OwnedTensor p(st == DIFSS_OK ? out.prob : nullptr), m(st == DIFSS_OK ? out.mask : nullptr);
   if (st != DIFSS_OK) fail("segment", st, ctx);
   Result r;
-  r.prob = take_output(id(), "prob", p, "prob");
-  r.mask = take_output(id(), "mask", m, "mask");
-  if (r.prob.size() != query.size() || r.mask.size() != query.size())
-    throw PluginError(id(), "segment: outputs must have the query's size " +
-                                std::to_string(query.cols) + "x" + std::to_string(query.rows));
+  r.prob = take_output(id(), "prob", p, DIFSS_FORMAT_PROB);
+  r.mask = take_output(id(), "mask", m, DIFSS_FORMAT_MASK);
+  cv::Size want = query.size();
+  if (output.kind == DIFSS_OUTPUT_EXPLICIT) want = output.size;
+  if (output.kind == DIFSS_OUTPUT_MODEL_INPUT) want = r.prob.size();  // the plugin's choice
+  if (r.prob.size() != want || r.mask.size() != want)
+    throw PluginError(id(), "segment: outputs must be " + std::to_string(want.width) + "x" +
+                                std::to_string(want.height) + " (prob " +
+                                std::to_string(r.prob.cols) + "x" + std::to_string(r.prob.rows) +
+                                ", mask " + std::to_string(r.mask.cols) + "x" +
+                                std::to_string(r.mask.rows) + ")");
   return r;
 }
 

@@ -354,7 +354,7 @@ Pipeline parse_pipeline_string(const std::string& text, const fs::path& name) {
 namespace {
 
 // Converts a TOML-born JSON value to the schema's type; empty string = OK, else the problem.
-std::string convert(const difss_param_spec& s, const nlohmann::json& j, sdk::Value& out,
+std::string convert(const difss_param_info& s, const nlohmann::json& j, sdk::Value& out,
                     const fs::path& base) {
   out.type = s.type;
   auto got = [&]() -> std::string {
@@ -401,7 +401,7 @@ std::string convert(const difss_param_spec& s, const nlohmann::json& j, sdk::Val
   return "";
 }
 
-bool has_port(const difss_descriptor& d, difss_port_dir dir, const std::string& format) {
+bool has_port(const Descriptor& d, difss_port_dir dir, const std::string& format) {
   for (uint32_t i = 0; i < d.port_count; ++i)
     if (d.ports[i].dir == dir && d.ports[i].format && format == d.ports[i].format) return true;
   return false;
@@ -409,7 +409,7 @@ bool has_port(const difss_descriptor& d, difss_port_dir dir, const std::string& 
 
 }  // namespace
 
-ResolvedParams resolve_params(const difss_descriptor& d, const nlohmann::json& raw,
+ResolvedParams resolve_params(const Descriptor& d, const nlohmann::json& raw,
                               const std::map<std::string, SourceLoc>& locs, const SourceLoc& where,
                               const fs::path& base_dir, std::vector<std::string>& errors) {
   auto loc_of = [&](const std::string& key) {
@@ -425,7 +425,7 @@ ResolvedParams resolve_params(const difss_descriptor& d, const nlohmann::json& r
       errors.push_back(loc_of(key) + ": unknown parameter '" + key + "' for plugin '" + id + "'" +
                        did_you_mean(key, names));
   for (uint32_t i = 0; i < d.param_count; ++i) {
-    const difss_param_spec& s = d.params[i];
+    const difss_param_info& s = d.params[i];
     if (!raw.contains(s.name)) {
       if (s.flags & DIFSS_PARAM_FLAG_REQUIRED) {
         errors.push_back(where.str() + ": plugin '" + id + "' needs parameter '" + s.name + "' (" +
@@ -470,7 +470,7 @@ void resolve_plugins(Pipeline& p, const Registry& registry) {
       errors.push_back(st.loc.str() + ": unknown plugin '" + st.plugin + "'" + hint);
       continue;
     }
-    const difss_descriptor& d = *info->descriptor;
+    const Descriptor& d = *info->descriptor;
     if (d.kind != expected.at(st.section)) {
       errors.push_back(st.loc.str() + ": plugin '" + st.plugin + "' is a " + kind_name(d.kind) +
                        ", but [" + st.section + "] needs a " + kind_name(expected.at(st.section)));
@@ -487,10 +487,10 @@ void resolve_plugins(Pipeline& p, const Registry& registry) {
                        (dir == DIFSS_PORT_IN ? "input" : "output") + " port of format '" + format +
                        "' (" + why + ")");
   };
-  port_check(p.condition, DIFSS_PORT_OUT, "image", "its control map feeds the generator");
-  if (p.condition) port_check(p.generator, DIFSS_PORT_IN, "image", "it consumes the control map");
-  port_check(p.generator, DIFSS_PORT_OUT, "images", "its images become auxiliary supports");
-  port_check(p.segmenter, DIFSS_PORT_IN, "image", "it consumes query and support images");
+  port_check(p.condition, DIFSS_PORT_OUT, DIFSS_FORMAT_IMAGE, "its control map feeds the generator");
+  if (p.condition) port_check(p.generator, DIFSS_PORT_IN, DIFSS_FORMAT_IMAGE, "it consumes the control map");
+  port_check(p.generator, DIFSS_PORT_OUT, DIFSS_FORMAT_IMAGES, "its images become auxiliary supports");
+  port_check(p.segmenter, DIFSS_PORT_IN, DIFSS_FORMAT_IMAGE, "it consumes query and support images");
   if (p.generator && p.generator->info && !p.condition)
     errors.push_back(p.generator->loc.str() + ": [generator] needs a [condition] to make its control maps");
   if (p.mode == "evaluate" && !p.segmenter)

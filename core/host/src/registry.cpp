@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -81,25 +82,11 @@ bool valid_id(const char* id) {
   return id && std::regex_match(id, re);
 }
 
-// Checks one descriptor; returns an empty string when it is usable here.
-std::string check_descriptor(const difss_descriptor* d, difss_kind expected) {
-  if (!d) return "factory returned a null descriptor";
-  if (d->struct_size < sizeof(difss_descriptor)) return "descriptor struct_size too small";
-  if (!valid_id(d->id))
-    return std::string("invalid plugin id '") + (d->id ? d->id : "") +
-           "' (expected reverse-DNS like org.example.segmenter.name)";
-  if (d->kind != expected) return std::string("descriptor kind does not match its factory");
-  if (!valid_semver(d->version))
-    return std::string("version '") + (d->version ? d->version : "") + "' is not semver (X.Y.Z)";
-  if (!d->name || !*d->name) return "descriptor has no name";
-  for (uint32_t i = 0; i < d->param_count; ++i) {
-    const auto& p = d->params[i];
-    if (!p.name || !*p.name) return "parameter " + std::to_string(i) + " has no name";
-    if (p.type == DIFSS_PARAM_ENUM && p.enum_count == 0)
-      return std::string("enum parameter '") + p.name + "' has no values";
-  }
-  const difss_build_fingerprint* f = d->fingerprint;
-  if (!f) return "descriptor has no build fingerprint";
+// Checks what the library was built with; returns an empty string when it can share this process.
+std::string check_fingerprint(const difss_build_fingerprint* f) {
+  if (!f) return "the entry has no build fingerprint";
+  if (f->struct_size < offsetof(difss_build_fingerprint, sdk_version) + sizeof(f->sdk_version))
+    return "build fingerprint struct_size " + std::to_string(f->struct_size) + " is too small";
 #if defined(_GLIBCXX_USE_CXX11_ABI)
   if (f->cxx11_abi != -1 && f->cxx11_abi != _GLIBCXX_USE_CXX11_ABI)
     return "built with _GLIBCXX_USE_CXX11_ABI=" + std::to_string(f->cxx11_abi) +
@@ -112,6 +99,72 @@ std::string check_descriptor(const difss_descriptor* d, difss_kind expected) {
     return "built against LibTorch " + tv + " but the host process uses LibTorch " + host_tv +
            " (two LibTorch versions cannot share a process; rebuild the plugin)";
   return "";
+}
+
+// Reads plugin `index` of a factory into a host-owned Descriptor (growth rule (b) of difss.h:
+// zero-filled structs of the host's size; the plugin fills what it knows). Returns a reason
+// when the description is unusable.
+std::string read_descriptor(const difss_factory_base* f, uint32_t index, difss_kind expected,
+                            Descriptor& d) {
+  difss_plugin_info info{};
+  info.struct_size = sizeof(info);
+  if (!f->get_info(f, index, &info)) return "get_info failed";
+  if (!DIFSS_HAS_FIELD(&info, difss_plugin_info, port_count))
+    return "plugin info struct_size " + std::to_string(info.struct_size) + " is too small";
+  if (!valid_id(info.id))
+    return std::string("invalid plugin id '") + (info.id ? info.id : "") +
+           "' (expected reverse-DNS like org.example.segmenter.name)";
+  d.id = info.id;
+  if (info.kind != expected) return "its kind does not match its factory";
+  if (!valid_semver(info.version))
+    return std::string("version '") + (info.version ? info.version : "") + "' is not semver (X.Y.Z)";
+  if (!info.name || !*info.name) return "it has no name";
+  d.name = info.name;
+  d.description = info.description ? info.description : "";
+  d.version = info.version;
+  d.kind = info.kind;
+  for (uint32_t k = 0; k < info.param_count; ++k) {
+    difss_param_info p{};
+    p.struct_size = sizeof(p);
+    if (!f->get_param(f, index, k, &p) || !DIFSS_HAS_FIELD(&p, difss_param_info, doc))
+      return "parameter " + std::to_string(k) + " cannot be read";
+    if (!p.name || !*p.name) return "parameter " + std::to_string(k) + " has no name";
+    if (p.type < DIFSS_PARAM_BOOL || p.type > DIFSS_PARAM_ENUM)
+      return std::string("parameter '") + p.name + "' has an unknown type";
+    if (p.type == DIFSS_PARAM_ENUM && p.enum_count == 0)
+      return std::string("enum parameter '") + p.name + "' has no values";
+    if (!p.doc) p.doc = "";
+    if (!p.default_value.s) p.default_value.s = "";
+    d.param_store.push_back(p);
+  }
+  for (uint32_t k = 0; k < info.port_count; ++k) {
+    difss_port_info p{};
+    p.struct_size = sizeof(p);
+    if (!f->get_port(f, index, k, &p) || !DIFSS_HAS_FIELD(&p, difss_port_info, doc))
+      return "port " + std::to_string(k) + " cannot be read";
+    if (!p.name || !p.format) return "port " + std::to_string(k) + " has no name or format";
+    if (!p.doc) p.doc = "";
+    d.port_store.push_back(p);
+  }
+  d.params = d.param_store.data();
+  d.param_count = uint32_t(d.param_store.size());
+  d.ports = d.port_store.data();
+  d.port_count = uint32_t(d.port_store.size());
+  return "";
+}
+
+// Every library this process has opened and initialised (a second Registry reuses them: init is
+// called once per library until shutdown_plugins()).
+struct LoadedLibrary {
+  std::string path;
+  const difss_plugin_entry_t* entry = nullptr;
+  const difss_host* host = nullptr;
+  bool initialized = false;
+};
+std::mutex g_libraries_mutex;
+std::vector<LoadedLibrary>& loaded_libraries() {
+  static auto* v = new std::vector<LoadedLibrary>;  // immortal (used at exit)
+  return *v;
 }
 
 }  // namespace
@@ -193,41 +246,76 @@ const LibraryRecord& Registry::load_library(const fs::path& file) {
   if (!lib->has(DIFSS_ENTRY_SYMBOL))
     return reject("not a difss plugin: no exported symbol '" DIFSS_ENTRY_SYMBOL "'");
   const auto& entry = lib->get<const difss_plugin_entry_t>(DIFSS_ENTRY_SYMBOL);
-  if (entry.struct_size < offsetof(difss_plugin_entry_t, get_extension))
+  // The first three fields are the same in every ABI major, so a plugin of another major is
+  // recognised and refused with a clear reason.
+  if (entry.struct_size < offsetof(difss_plugin_entry_t, abi_minor))
     return reject("entry struct_size " + std::to_string(entry.struct_size) + " is too small");
-  rec.library_name = entry.library_name ? entry.library_name : "";
+  rec.abi_major = entry.abi_major;
   if (entry.abi_major != DIFSS_ABI_VERSION_MAJOR)
     return reject("ABI major version " + std::to_string(entry.abi_major) +
                   " does not match the host's " + std::to_string(DIFSS_ABI_VERSION_MAJOR) +
                   " (rebuild the plugin against this SDK)");
+  if (entry.struct_size < offsetof(difss_plugin_entry_t, get_extension) + sizeof(entry.get_extension))
+    return reject("entry struct_size " + std::to_string(entry.struct_size) + " is too small");
+  rec.abi_minor = entry.abi_minor;
+  rec.library_name = entry.library_name ? entry.library_name : "";
+  const std::string host_abi =
+      std::to_string(DIFSS_ABI_VERSION_MAJOR) + "." + std::to_string(DIFSS_ABI_VERSION_MINOR);
   if (entry.required_abi_minor > DIFSS_ABI_VERSION_MINOR)
-    return reject("requires ABI 1." + std::to_string(entry.required_abi_minor) +
-                  " but the host provides 1." + std::to_string(DIFSS_ABI_VERSION_MINOR) +
+    return reject("requires ABI " + std::to_string(DIFSS_ABI_VERSION_MAJOR) + "." +
+                  std::to_string(entry.required_abi_minor) + " but the host provides " + host_abi +
                   " (update difss)");
   if (!entry.init || !entry.get_factory) return reject("entry lacks init or get_factory");
-  if (!entry.init(file.parent_path().string().c_str())) return reject("init() failed");
+  if (std::string why = check_fingerprint(entry.fingerprint); !why.empty()) return reject(why);
 
-  const difss_host* host = make_host_services(file.parent_path());
+  const difss_host* host = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(g_libraries_mutex);
+    auto& libs = loaded_libraries();
+    auto it = std::find_if(libs.begin(), libs.end(),
+                           [&](const LoadedLibrary& l) { return l.entry == &entry; });
+    if (it != libs.end() && it->initialized) {
+      host = it->host;
+    } else {
+      host = make_host_services(file);
+      InitMessageCapture capture;
+      if (!entry.init(host)) {
+        std::string why = "init() failed";
+        if (!capture.messages().empty()) why += ": " + capture.messages().back();
+        return reject(why);
+      }
+      if (it != libs.end()) {
+        it->host = host;
+        it->initialized = true;
+      } else {
+        libs.push_back({file.string(), &entry, host, true});
+      }
+    }
+  }
+
   for (difss_kind kind : {DIFSS_KIND_CONDITION, DIFSS_KIND_SAMPLER, DIFSS_KIND_SEGMENTER}) {
-    const difss_factory* f = entry.get_factory(factory_id(kind));
+    const auto* f = static_cast<const difss_factory_base*>(entry.get_factory(factory_id(kind)));
     if (!f) continue;
-    if (f->struct_size < sizeof(difss_factory) || f->kind != kind || !f->count || !f->descriptor ||
-        !f->create) {
+    // Every kind's factory is the base followed by create().
+    const size_t need = sizeof(difss_factory_base) + sizeof(void*);
+    if (f->struct_size < need || !f->count || !f->get_info || !f->get_param || !f->get_port) {
       rec.warnings.push_back(std::string("factory ") + factory_id(kind) + " is malformed; skipped");
       continue;
     }
-    uint32_t n = f->count();
+    uint32_t n = f->count(f);
     for (uint32_t i = 0; i < n; ++i) {
-      const difss_descriptor* d = f->descriptor(i);
-      std::string why = check_descriptor(d, kind);
-      std::string id = d && d->id ? d->id : "#" + std::to_string(i);
+      auto d = std::make_unique<Descriptor>();
+      d->fingerprint = entry.fingerprint;
+      std::string why = read_descriptor(f, i, kind, *d);
+      std::string id = *d->id ? d->id : "#" + std::to_string(i);
       if (why.empty() && plugins_.count(id))
         why = "id already provided by " + plugins_.at(id).library.string();
       if (!why.empty()) {
         rec.warnings.push_back(id + ": " + why);
         continue;
       }
-      plugins_[id] = PluginInfo{id, d, f, host, file};
+      plugins_[id] = PluginInfo{id, d.get(), f, host, file};
+      descriptors_.push_back(std::move(d));
       rec.plugin_ids.push_back(id);
     }
   }
@@ -240,6 +328,16 @@ const LibraryRecord& Registry::load_library(const fs::path& file) {
   rec.accepted = true;
   libraries_.push_back(std::move(rec));
   return libraries_.back();
+}
+
+void shutdown_plugins() {
+  std::lock_guard<std::mutex> lock(g_libraries_mutex);
+  auto& libs = loaded_libraries();
+  for (auto it = libs.rbegin(); it != libs.rend(); ++it) {
+    if (!it->initialized) continue;
+    it->initialized = false;
+    if (it->entry->deinit) it->entry->deinit();
+  }
 }
 
 const PluginInfo* Registry::find(const std::string& id) const {

@@ -4,6 +4,8 @@
 
 #include <sstream>
 
+#include "difss/core/registry.hpp"
+
 namespace difss {
 
 void ResolvedParams::set(std::string name, sdk::Value v, bool defaulted) {
@@ -26,6 +28,7 @@ std::vector<difss_param> ResolvedParams::c_params() const {
   std::vector<difss_param> out;
   for (const auto& p : items_) {
     difss_param c{};
+    c.struct_size = sizeof(c);
     c.name = p.name.c_str();
     c.value.type = p.value.type;
     c.value.b = p.value.b ? 1 : 0;
@@ -50,7 +53,7 @@ nlohmann::json ResolvedParams::to_json() const {
   return j;
 }
 
-ResolvedParams default_params(const difss_descriptor& d) {
+ResolvedParams default_params(const Descriptor& d) {
   ResolvedParams r;
   for (uint32_t i = 0; i < d.param_count; ++i) {
     const auto& s = d.params[i];
@@ -68,7 +71,7 @@ static std::string num(double x) {
   return os.str();
 }
 
-std::string describe_type(const difss_param_spec& s) {
+std::string describe_type(const difss_param_info& s) {
   std::string t = sdk::param_type_name(s.type);
   if (s.type == DIFSS_PARAM_ENUM) {
     t += " {";

@@ -7,7 +7,6 @@
 #include <string>
 #include <thread>
 
-#include "difss/core/host_services.hpp"
 #include "difss/core/log.hpp"
 
 namespace difss {
@@ -28,7 +27,6 @@ int configure_threads(int requested) {
   // OpenBLAS (openmp flavour) and LibTorch's intra-op pool follow OMP_NUM_THREADS too.
   setenv("OMP_NUM_THREADS", std::to_string(n).c_str(), 0);
   at::set_num_threads(n);
-  set_reported_threads(n);
   logger()->debug("compute threads: {}", n);
   return n;
 }

@@ -33,7 +33,8 @@ HSNetEngine::HSNetEngine(std::unique_ptr<HSNet> net, int64_t size, at::Device de
   net_->to(device_, dtype_);
 }
 
-Segmentation HSNetEngine::segment(const at::Tensor& query, const std::vector<Shot>& shots) {
+Segmentation HSNetEngine::segment_at(const at::Tensor& query, const std::vector<Shot>& shots,
+                                     int64_t out_h, int64_t out_w) {
   check_segmenter_inputs(query, shots);
   c10::InferenceMode guard;
   at::Tensor q = prepare_image(query, size_, size_).to(device_, dtype_);
@@ -43,7 +44,7 @@ Segmentation HSNetEngine::segment(const at::Tensor& query, const std::vector<Sho
     masks.push_back(prepare_mask(s.mask, size_, size_));
   }
   HSNetPrediction p = predict_nshot(*net_, q, at::cat(imgs).to(device_, dtype_), at::cat(masks).to(device_, dtype_),
-                                    {query.size(0), query.size(1)});
+                                    {out_h, out_w});
   return {p.prob[0].to(at::kCPU, at::kFloat).contiguous(), p.mask[0].to(at::kCPU).contiguous()};
 }
 
@@ -51,7 +52,12 @@ PrototypeEngine::PrototypeEngine(std::unique_ptr<FeatureExtractor> fx, int64_t s
                                  Normalization norm)
     : fx_(std::move(fx)), size_(size), opt_(opt), norm_(norm) {}
 
-PrototypeResult PrototypeEngine::run(const at::Tensor& query, const std::vector<Shot>& shots) {
+PrototypeResult PrototypeEngine::run(const at::Tensor& query, const std::vector<Shot>& shots,
+                                     int64_t out_h, int64_t out_w) {
+  if (out_h < 1 || out_w < 1) {
+    out_h = query.size(0);
+    out_w = query.size(1);
+  }
   check_segmenter_inputs(query, shots);
   c10::InferenceMode guard;
   std::vector<at::Tensor> imgs, fg, valid;
@@ -68,11 +74,12 @@ PrototypeResult PrototypeEngine::run(const at::Tensor& query, const std::vector<
     qf.push_back(f.narrow(0, 0, 1));
     sf.push_back(f.narrow(0, 1, f.size(0) - 1));
   }
-  return match_features(qf, sf, at::cat(fg), at::cat(valid), {query.size(0), query.size(1)}, opt_);
+  return match_features(qf, sf, at::cat(fg), at::cat(valid), {out_h, out_w}, opt_);
 }
 
-Segmentation PrototypeEngine::segment(const at::Tensor& query, const std::vector<Shot>& shots) {
-  PrototypeResult r = run(query, shots);
+Segmentation PrototypeEngine::segment_at(const at::Tensor& query, const std::vector<Shot>& shots,
+                                         int64_t out_h, int64_t out_w) {
+  PrototypeResult r = run(query, shots, out_h, out_w);
   return {r.prob, r.mask};
 }
 

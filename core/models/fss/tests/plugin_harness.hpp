@@ -22,6 +22,7 @@ std::unique_ptr<T> make_plugin(const std::map<std::string, ParamValue>& override
   std::vector<difss_param> ps;
   for (const auto& [name, v] : overrides) {
     difss_param p{};
+    p.struct_size = sizeof(p);
     p.name = name.c_str();
     if (std::holds_alternative<bool>(v)) p.value.type = DIFSS_PARAM_BOOL, p.value.b = std::get<bool>(v);
     else if (std::holds_alternative<int64_t>(v)) p.value.type = DIFSS_PARAM_INT, p.value.i = std::get<int64_t>(v);
@@ -46,8 +47,12 @@ struct SegmentCall {
     return &owned.back()->dl_tensor;
   }
   sdk::SegmenterOutput run(sdk::Segmenter& seg, const at::Tensor& query, const std::vector<at::Tensor>& imgs,
-                           const std::vector<at::Tensor>& masks) {
+                           const std::vector<at::Tensor>& masks,
+                           difss_output_size output_size = DIFSS_OUTPUT_QUERY, int out_h = 0, int out_w = 0) {
     sdk::SegmenterInput in{*view(query), {}, {}, {}};
+    in.output_size = output_size;
+    in.output_height = out_h;
+    in.output_width = out_w;
     for (size_t k = 0; k < imgs.size(); ++k) {
       in.support_images.push_back(view(imgs[k]));
       in.support_masks.push_back(view(masks[k]));

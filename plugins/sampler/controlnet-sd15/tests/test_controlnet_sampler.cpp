@@ -64,24 +64,23 @@ difss_call make_call(CallState& s) {
 }
 
 struct Instance {
-  difss_object obj{};
-  const difss_sampler_vtable* vt = nullptr;
+  const difss_sampler* obj = nullptr;
   ~Instance() {
-    if (obj.self) vt->destroy(obj.self);
+    if (obj) obj->destroy(obj);
   }
 };
 
 difss_status create(Instance& inst, std::map<std::string, difss_value> values, CallState& st) {
   std::vector<difss_param> params;
-  for (auto& kv : values) params.push_back({kv.first.c_str(), kv.second});
+  for (auto& kv : values) params.push_back({sizeof(difss_param), kv.first.c_str(), kv.second});
   difss_call call = make_call(st);
-  static difss_host host{sizeof(difss_host), 1, 0, nullptr, nullptr, "", "", 1};
-  const difss_factory* f = Lib::get_factory(DIFSS_FACTORY_SAMPLER);
+  static difss_host host{sizeof(difss_host), DIFSS_ABI_VERSION_MAJOR, DIFSS_ABI_VERSION_MINOR,
+                         nullptr, nullptr, [](const difss_host*) { return int32_t(1); }, nullptr, ""};
+  const auto* f = static_cast<const difss_sampler_factory*>(Lib::get_factory(DIFSS_FACTORY_SAMPLER));
   REQUIRE(f != nullptr);
-  difss_status s = f->create("org.difss.sampler.controlnet-sd15", &host, params.data(),
-                             uint32_t(params.size()), &inst.obj, &call);
-  inst.vt = static_cast<const difss_sampler_vtable*>(inst.obj.vtable);
-  return s;
+  difss_create_args args{sizeof(args), "org.difss.sampler.controlnet-sd15", &host, params.data(),
+                         uint32_t(params.size()), uint32_t(sizeof(difss_param))};
+  return f->create(f, &args, &inst.obj, &call);
 }
 
 difss_value str(const std::string& s) {
@@ -126,7 +125,7 @@ at::Tensor sample(Instance& inst, const at::Tensor& control, uint64_t seed, uint
   in.count = count;
   DLManagedTensor* out = nullptr;
   difss_call call = make_call(st);
-  st.status = inst.vt->sample(inst.obj.self, &in, &out, &call);
+  st.status = inst.obj->sample(inst.obj, &in, &out, &call);
   dl->deleter(dl);
   if (st.status != DIFSS_OK) {
     CHECK(out == nullptr);
@@ -254,9 +253,9 @@ TEST_CASE("controlnet-sd15: prompts as the official generator builds them", "[sd
     b.b = double_comma;
     std::string ck = checkpoint(), vo = vocab();
     difss_value c = str(ck), w = str(vo);
-    v.push_back({"checkpoint", c});
-    v.push_back({"vocab", w});
-    v.push_back({"double_comma", b});
+    v.push_back({sizeof(difss_param), "checkpoint", c});
+    v.push_back({sizeof(difss_param), "vocab", w});
+    v.push_back({sizeof(difss_param), "double_comma", b});
     sdk::Params q("org.difss.sampler.controlnet-sd15", v.data(), uint32_t(v.size()));
     q.check_against(sdk::detail::descriptor_of<ControlNetSd15Sampler>()->desc);
     return std::make_unique<ControlNetSd15Sampler>(sdk::Host(nullptr, "test"), q);

@@ -74,6 +74,22 @@ TEST_CASE("HSNet plugin: outputs have the query's size, prob and mask agree", "[
   }
 }
 
+TEST_CASE("HSNet plugin: predictions at the model's input size or an explicit size", "[hsnet][plugin]") {
+  auto seg = test::make_plugin<HSNetSegmenter>({{"test_weights", true}, {"image_size", int64_t(160)}});
+  at::Tensor q = test::test_image(200, 0).narrow(1, 0, 150);
+  std::vector<at::Tensor> imgs{test::test_image(120, 1)}, masks{test::ellipse_mask(120, 1)};
+  test::SegmentCall call;
+  // HSNet's default evaluation: logits at the 160 x 160 input, nothing resized back.
+  auto at_input = call.run(*seg, q, imgs, masks, DIFSS_OUTPUT_MODEL_INPUT);
+  CHECK(test::as_at(at_input.prob).sizes() == at::IntArrayRef({160, 160}));
+  CHECK(test::as_at(at_input.mask).sizes() == at::IntArrayRef({160, 160}));
+  auto explicit_size = call.run(*seg, q, imgs, masks, DIFSS_OUTPUT_EXPLICIT, 40, 70);
+  CHECK(test::as_at(explicit_size.prob).sizes() == at::IntArrayRef({40, 70}));
+  // Asking for the input size explicitly is the same prediction.
+  auto same = call.run(*seg, q, imgs, masks, DIFSS_OUTPUT_EXPLICIT, 160, 160);
+  CHECK(test::as_at(same.prob).equal(test::as_at(at_input.prob)));
+}
+
 TEST_CASE("HSNet plugin: a checkpoint file with the official layout gives the same output", "[hsnet][plugin]") {
   // Deterministic weights written as an official-style state dict ("module." prefix, classifier
   // head and num_batches_tracked included), loaded through the 'checkpoint' parameter.

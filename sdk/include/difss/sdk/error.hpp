@@ -38,6 +38,7 @@ inline const char* status_name(difss_status s) {
     case DIFSS_ERR_CANCELLED: return "cancelled";
     case DIFSS_ERR_OUT_OF_MEMORY: return "out of memory";
     case DIFSS_ERR_INTERNAL: return "internal error";
+    case DIFSS_SKIP: return "skipped";
   }
   return "unknown status";
 }

@@ -116,13 +116,13 @@ inline void require_port(const DLTensor& t, const std::string& port, const std::
   };
   if (t.device.device_type != kDLCPU) fail("a CPU tensor");
   if (!is_contiguous(t)) fail("a contiguous tensor");
-  if (format == "image") {
+  if (format == DIFSS_FORMAT_IMAGE) {
     if (t.ndim != 3 || t.shape[2] != 3 || !same_dtype(t.dtype, kU8)) fail("uint8 [H, W, 3] RGB");
-  } else if (format == "mask") {
+  } else if (format == DIFSS_FORMAT_MASK) {
     if (t.ndim != 2 || !same_dtype(t.dtype, kU8)) fail("uint8 [H, W] mask");
-  } else if (format == "prob") {
+  } else if (format == DIFSS_FORMAT_PROB) {
     if (t.ndim != 2 || !same_dtype(t.dtype, kF32)) fail("float32 [H, W]");
-  } else if (format == "images") {
+  } else if (format == DIFSS_FORMAT_IMAGES) {
     if (t.ndim != 4 || t.shape[3] != 3 || !same_dtype(t.dtype, kU8)) fail("uint8 [N, H, W, 3]");
   }
   for (int i = 0; i < t.ndim; ++i)

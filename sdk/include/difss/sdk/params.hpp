@@ -8,6 +8,7 @@
 #include <difss/abi/difss.h>
 
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -49,22 +50,31 @@ struct Value {
 class Params {
  public:
   Params() = default;
-  Params(std::string owner, const difss_param* params, uint32_t n) : owner_(std::move(owner)) {
+  // `stride` is the element size the host used (growth rule (c) of difss.h); 0 = sizeof.
+  Params(std::string owner, const difss_param* params, uint32_t n, uint32_t stride = 0)
+      : owner_(std::move(owner)) {
+    if (stride == 0) stride = uint32_t(sizeof(difss_param));
+    if (n && (!params || stride < offsetof(difss_param, value) + sizeof(difss_value)))
+      throw Error(DIFSS_ERR_INVALID_ARGUMENT, owner_ + ": malformed parameter array");
     for (uint32_t k = 0; k < n; ++k) {
-      if (!params[k].name) throw Error(DIFSS_ERR_INVALID_ARGUMENT, owner_ + ": unnamed parameter");
-      values_[params[k].name] = Value::from(params[k].value);
+      const auto* p = reinterpret_cast<const difss_param*>(reinterpret_cast<const char*>(params) +
+                                                           size_t(k) * stride);
+      if (!p->name) throw Error(DIFSS_ERR_INVALID_ARGUMENT, owner_ + ": unnamed parameter");
+      values_[p->name] = Value::from(p->value);
     }
   }
 
-  // Validates against the descriptor: unknown names, types, ranges, enums; fills defaults.
-  void check_against(const difss_descriptor& d) {
+  // Validates against a description (anything with `params` (difss_param_info) and
+  // `param_count`): unknown names, types, ranges, enums; fills defaults.
+  template <class Description>
+  void check_against(const Description& d) {
     for (const auto& kv : values_) {
       bool known = false;
       for (uint32_t k = 0; k < d.param_count; ++k) known |= kv.first == d.params[k].name;
       if (!known) fail(kv.first, "unknown parameter");
     }
     for (uint32_t k = 0; k < d.param_count; ++k) {
-      const difss_param_spec& s = d.params[k];
+      const difss_param_info& s = d.params[k];
       auto it = values_.find(s.name);
       if (it == values_.end()) {
         if (s.flags & DIFSS_PARAM_FLAG_REQUIRED) fail(s.name, "is required but was not given");

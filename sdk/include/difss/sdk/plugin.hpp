@@ -60,8 +60,12 @@ class Host {
     const std::string dir = plugin_dir();
     return (dir.empty() ? std::string(".") : dir) + "/" + relative;
   }
-  std::string run_dir() const { return host_ && host_->run_dir ? host_->run_dir : ""; }
-  int num_threads() const { return host_ ? host_->num_threads : 0; }
+  // The intra-op thread count the host configured (0 when unknown). Never change it.
+  int num_threads() const { return host_ && host_->num_threads ? host_->num_threads(host_) : 0; }
+  // A host extension by id, or nullptr.
+  const void* extension(const char* id) const {
+    return host_ && host_->get_extension ? host_->get_extension(host_, id) : nullptr;
+  }
   const std::string& plugin_id() const { return id_; }
   const difss_host* raw() const { return host_; }
 
@@ -70,7 +74,7 @@ class Host {
   std::string id_;
 };
 
-// Per-call services: progress and cancellation.
+// Per-call services: progress, cancellation, the per-run values.
 class Call {
  public:
   explicit Call(difss_call* call) : call_(call) {}
@@ -81,6 +85,10 @@ class Call {
   // Throws Error(DIFSS_ERR_CANCELLED) when the host asked to stop.
   void check_cancelled() const {
     if (cancelled()) throw Error(DIFSS_ERR_CANCELLED, "cancelled by the host");
+  }
+  // The current run's output folder ("" outside a run).
+  std::string run_dir() const {
+    return call_ && DIFSS_HAS_FIELD(call_, difss_call, run_dir) && call_->run_dir ? call_->run_dir : "";
   }
 
  private:
@@ -181,8 +189,16 @@ struct Descriptor {
 };
 
 // ------------------------------------------------------------------------------------------
-// The three kinds. Inputs are views of the C structs; tensors stay borrowed.
+// The three kinds. Inputs are views of the C structs; tensors stay borrowed. Every kind may
+// offer instance extensions (difss.h: get_extension) by overriding extension().
 // ------------------------------------------------------------------------------------------
+class Extensible {
+ public:
+  virtual ~Extensible() = default;
+  // An extension struct of this instance by id, or nullptr (the default: none).
+  virtual const void* extension(const char* /*id*/) const { return nullptr; }
+};
+
 struct ConditionInput {
   const DLTensor& image;
   const DLTensor& mask;
@@ -191,10 +207,9 @@ struct ConditionInput {
   std::string class_set;
 };
 
-class Condition {
+class Condition : public Extensible {
  public:
   static constexpr difss_kind kind = DIFSS_KIND_CONDITION;
-  virtual ~Condition() = default;
   virtual OwnedTensor generate(const ConditionInput& in, Call& call) = 0;
 };
 
@@ -207,10 +222,9 @@ struct SamplerInput {
   uint32_t count;
 };
 
-class Sampler {
+class Sampler : public Extensible {
  public:
   static constexpr difss_kind kind = DIFSS_KIND_SAMPLER;
-  virtual ~Sampler() = default;
   virtual OwnedTensor sample(const SamplerInput& in, Call& call) = 0;
 };
 
@@ -218,8 +232,16 @@ struct SegmenterInput {
   const DLTensor& query;
   std::vector<const DLTensor*> support_images;
   std::vector<const DLTensor*> support_masks;
+  // true = an auxiliary (generated) support; see difss_segmenter_input in difss.h.
   std::vector<bool> support_is_auxiliary;
+  // Where the prediction is wanted (difss_output_size). A segmenter that only predicts at the
+  // query's size may ignore it: the SDK then answers DIFSS_ERR_UNSUPPORTED for EXPLICIT sizes
+  // that differ from the query's and accepts the query size for MODEL_INPUT.
+  difss_output_size output_size = DIFSS_OUTPUT_QUERY;
+  int output_height = 0, output_width = 0;
   size_t shots() const { return support_images.size(); }
+  int query_height() const { return int(query.shape[0]); }
+  int query_width() const { return int(query.shape[1]); }
 };
 
 struct SegmenterOutput {
@@ -227,10 +249,9 @@ struct SegmenterOutput {
   OwnedTensor mask;  // uint8 [H, W], 0/1
 };
 
-class Segmenter {
+class Segmenter : public Extensible {
  public:
   static constexpr difss_kind kind = DIFSS_KIND_SEGMENTER;
-  virtual ~Segmenter() = default;
   virtual SegmenterOutput segment(const SegmenterInput& in, Call& call) = 0;
 };
 
@@ -259,21 +280,54 @@ difss_status guarded(difss_call* call, F&& f) noexcept {
   }
 }
 
+// Growth rule (b) of difss.h: copy what fits into the caller's struct, report what was filled.
+template <class T>
+void fill_prefix(const T& full, T* out) {
+  const uint32_t n = out->struct_size < sizeof(T) ? out->struct_size : uint32_t(sizeof(T));
+  if (n < sizeof(uint32_t)) return;  // not even room for struct_size
+  std::memcpy(reinterpret_cast<char*>(out) + sizeof(uint32_t),
+              reinterpret_cast<const char*>(&full) + sizeof(uint32_t), n - sizeof(uint32_t));
+  out->struct_size = n;
+}
+
+#if defined(__clang__)
+#define DIFSS_SDK_COMPILER "Clang " __clang_version__
+#elif defined(__GNUC__)
+#define DIFSS_SDK_COMPILER "GCC " __VERSION__
+#else
+#define DIFSS_SDK_COMPILER "unknown"
+#endif
+
+// The library's build fingerprint (one per library: every class in it shares the build).
+// Constant-initialised, so the entry that points at it is ready before any code runs.
+inline const difss_build_fingerprint kFingerprint = {sizeof(difss_build_fingerprint),
+                                                     DIFSS_SDK_COMPILER,
+#if defined(_GLIBCXX_USE_CXX11_ABI)
+                                                     _GLIBCXX_USE_CXX11_ABI,
+#else
+                                                     -1,
+#endif
+                                                     DIFSS_PLUGIN_TORCH_VERSION, DIFSS_SDK_VERSION};
+
 // Immortal C view of a Descriptor: owns every string and array the C structs point into.
 struct CDescriptor {
   Descriptor src;
   std::deque<std::string> strings;
   std::deque<std::vector<const char*>> string_arrays;
-  std::vector<difss_param_spec> params;
-  std::vector<difss_port_spec> ports;
-  difss_build_fingerprint fingerprint{};
-  difss_descriptor desc{};
+  std::vector<difss_param_info> params;
+  std::vector<difss_port_info> ports;
+  difss_plugin_info info{};
+  // What Params::check_against reads (a description with params/param_count).
+  struct ParamView {
+    const difss_param_info* params;
+    uint32_t param_count;
+  } desc{};
 
   const char* keep(const std::string& s) { return strings.emplace_back(s).c_str(); }
 
   explicit CDescriptor(Descriptor d, difss_kind kind) : src(std::move(d)) {
     for (const auto& p : src.params) {
-      difss_param_spec c{};
+      difss_param_info c{};
       c.struct_size = sizeof(c);
       c.name = keep(p.name);
       c.type = p.type;
@@ -294,7 +348,7 @@ struct CDescriptor {
       params.push_back(c);
     }
     for (const auto& p : src.ports) {
-      difss_port_spec c{};
+      difss_port_info c{};
       c.struct_size = sizeof(c);
       c.name = keep(p.name);
       c.dir = p.dir;
@@ -302,86 +356,93 @@ struct CDescriptor {
       c.doc = keep(p.doc);
       ports.push_back(c);
     }
-    fingerprint.struct_size = sizeof(fingerprint);
-    fingerprint.compiler = keep(compiler_string());
-#if defined(_GLIBCXX_USE_CXX11_ABI)
-    fingerprint.cxx11_abi = _GLIBCXX_USE_CXX11_ABI;
-#else
-    fingerprint.cxx11_abi = -1;
-#endif
-    fingerprint.torch_version = keep(DIFSS_PLUGIN_TORCH_VERSION);
-    fingerprint.sdk_version = keep(DIFSS_SDK_VERSION);
-    desc.struct_size = sizeof(desc);
-    desc.id = keep(src.id);
-    desc.name = keep(src.name);
-    desc.description = keep(src.description);
-    desc.kind = kind;
-    desc.version = keep(src.version);
+    info.struct_size = sizeof(info);
+    info.id = keep(src.id);
+    info.name = keep(src.name);
+    info.description = keep(src.description);
+    info.kind = kind;
+    info.version = keep(src.version);
+    info.param_count = uint32_t(params.size());
+    info.port_count = uint32_t(ports.size());
     desc.params = params.empty() ? nullptr : params.data();
     desc.param_count = uint32_t(params.size());
-    desc.ports = ports.empty() ? nullptr : ports.data();
-    desc.port_count = uint32_t(ports.size());
-    desc.fingerprint = &fingerprint;
   }
-
-  static std::string compiler_string() {
-#if defined(__clang__)
-    return "Clang " __clang_version__;
-#elif defined(__GNUC__)
-    return "GCC " __VERSION__;
-#else
-    return "unknown";
-#endif
-  }
-};
-
-// One registered plugin class: its descriptor and how to build it.
-struct Registration {
-  difss_kind kind;
-  const CDescriptor* (*descriptor)();
-  void* (*create)(const difss_host*, const Params&);  // returns the kind's base pointer
 };
 
 template <class T>
 const CDescriptor* descriptor_of() {
-  // Leaked on purpose: descriptors must outlive everything (libraries are never unloaded).
+  // Leaked on purpose: descriptions must outlive everything (libraries are never unloaded).
   static const CDescriptor* d = new CDescriptor(T::describe(), T::kind);
   return d;
 }
 
-template <class Base>
-struct Vtables;
+// One registered plugin class: its description and how to build it.
+struct Registration {
+  difss_kind kind;
+  const CDescriptor* (*descriptor)();
+  Extensible* (*create)(const difss_host*, const Params&);  // the kind's base object
+};
 
-template <>
-struct Vtables<Condition> {
-  static difss_status generate(void* self, const difss_condition_input* in, DLManagedTensor** out,
-                               difss_call* call) {
-    return guarded(call, [&] {
-      if (!in || !in->image || !in->mask || !out)
-        throw Error(DIFSS_ERR_INVALID_ARGUMENT, "generate: null input or output pointer");
-      *out = nullptr;
-      ConditionInput ci{*in->image, *in->mask, in->class_id, in->class_name ? in->class_name : "",
-                        in->class_set ? in->class_set : ""};
-      Call c(call);
-      OwnedTensor t = static_cast<Condition*>(self)->generate(ci, c);
-      *out = t.release();
-    });
+// Per kind: the C instance struct, its functions, and the factory struct.
+template <class Base>
+struct KindTraits;
+
+// An instance: the C struct the host sees, and the C++ object behind it.
+template <class Base, class CStruct>
+struct Box {
+  CStruct c{};
+  std::unique_ptr<Base> obj;
+  static Base& of(const CStruct* self) { return *static_cast<Box*>(self->plugin_data)->obj; }
+  static const void* DIFSS_ABI_CALL get_extension(const CStruct* self, const char* id) {
+    if (!self || !id) return nullptr;
+    try {
+      return of(self).extension(id);
+    } catch (...) {
+      return nullptr;
+    }
   }
-  static void destroy(void* self) { delete static_cast<Condition*>(self); }
-  static const difss_condition_vtable* get() {
-    static const difss_condition_vtable v{sizeof(difss_condition_vtable), &generate, &destroy};
-    return &v;
+  static void DIFSS_ABI_CALL destroy(const CStruct* self) {
+    if (self) delete static_cast<Box*>(self->plugin_data);
   }
 };
 
 template <>
-struct Vtables<Sampler> {
-  static difss_status sample(void* self, const difss_sampler_input* in, DLManagedTensor** out,
-                             difss_call* call) {
+struct KindTraits<Condition> {
+  using CStruct = difss_condition;
+  using CFactory = difss_condition_factory;
+  using B = Box<Condition, CStruct>;
+  static difss_status DIFSS_ABI_CALL generate(const CStruct* self, const difss_condition_input* in,
+                                              DLManagedTensor** out, difss_call* call) {
+    if (out) *out = nullptr;
     return guarded(call, [&] {
-      if (!in || !in->control || !out)
+      if (!self || !in || !in->image || !in->mask || !out)
+        throw Error(DIFSS_ERR_INVALID_ARGUMENT, "generate: null input or output pointer");
+      ConditionInput ci{*in->image, *in->mask, in->class_id, in->class_name ? in->class_name : "",
+                        in->class_set ? in->class_set : ""};
+      Call c(call);
+      OwnedTensor t = B::of(self).generate(ci, c);
+      *out = t.release();
+    });
+  }
+  static void fill(CStruct& c) {
+    c.struct_size = sizeof(CStruct);
+    c.generate = &generate;
+    c.get_extension = &B::get_extension;
+    c.destroy = &B::destroy;
+  }
+};
+
+template <>
+struct KindTraits<Sampler> {
+  using CStruct = difss_sampler;
+  using CFactory = difss_sampler_factory;
+  using B = Box<Sampler, CStruct>;
+  static difss_status DIFSS_ABI_CALL sample(const CStruct* self, const difss_sampler_input* in,
+                                            DLManagedTensor** out, difss_call* call) {
+    if (out) *out = nullptr;
+    return guarded(call, [&] {
+      if (!self || !in || !in->control || !out)
         throw Error(DIFSS_ERR_INVALID_ARGUMENT, "sample: null input or output pointer");
-      *out = nullptr;
       if (in->count < 1) throw Error(DIFSS_ERR_INVALID_ARGUMENT, "sample: count must be >= 1");
       SamplerInput si{*in->control,
                       in->prompt ? in->prompt : "",
@@ -391,26 +452,40 @@ struct Vtables<Sampler> {
                       in->seed,
                       in->count};
       Call c(call);
-      OwnedTensor t = static_cast<Sampler*>(self)->sample(si, c);
+      OwnedTensor t = B::of(self).sample(si, c);
       *out = t.release();
     });
   }
-  static void destroy(void* self) { delete static_cast<Sampler*>(self); }
-  static const difss_sampler_vtable* get() {
-    static const difss_sampler_vtable v{sizeof(difss_sampler_vtable), &sample, &destroy};
-    return &v;
+  static void fill(CStruct& c) {
+    c.struct_size = sizeof(CStruct);
+    c.sample = &sample;
+    c.get_extension = &B::get_extension;
+    c.destroy = &B::destroy;
   }
 };
 
+// The size a segmenter's outputs must have for this request, or {-1, -1} when any single size
+// is acceptable (MODEL_INPUT: the plugin decides).
+inline std::pair<int64_t, int64_t> expected_output_size(const SegmenterInput& in) {
+  switch (in.output_size) {
+    case DIFSS_OUTPUT_QUERY: return {in.query_height(), in.query_width()};
+    case DIFSS_OUTPUT_EXPLICIT: return {in.output_height, in.output_width};
+    case DIFSS_OUTPUT_MODEL_INPUT: break;
+  }
+  return {-1, -1};
+}
+
 template <>
-struct Vtables<Segmenter> {
-  static difss_status segment(void* self, const difss_segmenter_input* in, DLManagedTensor** prob,
-                              DLManagedTensor** mask, difss_call* call) {
+struct KindTraits<Segmenter> {
+  using CStruct = difss_segmenter;
+  using CFactory = difss_segmenter_factory;
+  using B = Box<Segmenter, CStruct>;
+  static difss_status DIFSS_ABI_CALL segment(const CStruct* self, const difss_segmenter_input* in,
+                                             difss_segmenter_output* out, difss_call* call) {
+    if (out && out->struct_size >= sizeof(difss_segmenter_output)) out->prob = out->mask = nullptr;
     return guarded(call, [&] {
-      if (!in || !in->query || !prob || !mask)
-        throw Error(DIFSS_ERR_INVALID_ARGUMENT, "segment: null input or output pointer");
-      *prob = nullptr;
-      *mask = nullptr;
+      if (!self || !in || !in->query || !out || out->struct_size < sizeof(difss_segmenter_output))
+        throw Error(DIFSS_ERR_INVALID_ARGUMENT, "segment: null or too small input or output");
       if (in->shot_count < 1 || !in->support_images || !in->support_masks)
         throw Error(DIFSS_ERR_INVALID_ARGUMENT, "segment: at least one support is required");
       SegmenterInput si{*in->query, {}, {}, {}};
@@ -422,17 +497,41 @@ struct Vtables<Segmenter> {
         si.support_masks.push_back(in->support_masks[k]);
         si.support_is_auxiliary.push_back(in->support_is_auxiliary && in->support_is_auxiliary[k]);
       }
+      if (DIFSS_HAS_FIELD(in, difss_segmenter_input, output_width)) {
+        si.output_size = in->output_size;
+        si.output_height = int(in->output_height);
+        si.output_width = int(in->output_width);
+      }
+      if (si.output_size == DIFSS_OUTPUT_EXPLICIT && (si.output_height < 1 || si.output_width < 1))
+        throw Error(DIFSS_ERR_INVALID_ARGUMENT, "segment: an explicit output size must be >= 1x1");
+      if (si.query.ndim != 3)
+        throw Error(DIFSS_ERR_INVALID_ARGUMENT, "segment: the query must be [H, W, 3]");
       Call c(call);
-      SegmenterOutput o = static_cast<Segmenter*>(self)->segment(si, c);
+      SegmenterOutput o = B::of(self).segment(si, c);
       if (!o.prob || !o.mask) throw Error(DIFSS_ERR_INTERNAL, "segment: plugin returned no output");
-      *prob = o.prob.release();
-      *mask = o.mask.release();
+      const DLTensor &p = o.prob.dl(), &m = o.mask.dl();
+      if (p.ndim != 2 || m.ndim != 2 || p.shape[0] != m.shape[0] || p.shape[1] != m.shape[1])
+        throw Error(DIFSS_ERR_INTERNAL,
+                    "segment: the plugin broke the output contract: prob and mask must be 2-D "
+                    "and of one size");
+      auto [h, w] = expected_output_size(si);
+      if (h > 0 && (p.shape[0] != h || p.shape[1] != w))
+        throw Error(si.output_size == DIFSS_OUTPUT_QUERY ? DIFSS_ERR_INTERNAL : DIFSS_ERR_UNSUPPORTED,
+                    "segment: outputs are " + std::to_string(p.shape[1]) + "x" +
+                        std::to_string(p.shape[0]) + " but " + std::to_string(w) + "x" +
+                        std::to_string(h) + " was asked for" +
+                        (si.output_size == DIFSS_OUTPUT_QUERY
+                             ? std::string()
+                             : std::string(" (this segmenter predicts at the query's size only)")));
+      out->prob = o.prob.release();
+      out->mask = o.mask.release();
     });
   }
-  static void destroy(void* self) { delete static_cast<Segmenter*>(self); }
-  static const difss_segmenter_vtable* get() {
-    static const difss_segmenter_vtable v{sizeof(difss_segmenter_vtable), &segment, &destroy};
-    return &v;
+  static void fill(CStruct& c) {
+    c.struct_size = sizeof(CStruct);
+    c.segment = &segment;
+    c.get_extension = &B::get_extension;
+    c.destroy = &B::destroy;
   }
 };
 
@@ -447,20 +546,17 @@ template <class T>
 Registration registration_of() {
   using Base = typename BaseOf<T>::type;
   static_assert(std::is_base_of_v<Base, T>, "a plugin class derives from Condition, Sampler or Segmenter");
-  return Registration{T::kind, &descriptor_of<T>, [](const difss_host* h, const Params& p) -> void* {
+  return Registration{T::kind, &descriptor_of<T>,
+                      [](const difss_host* h, const Params& p) -> Extensible* {
                         Host host(h, descriptor_of<T>()->src.id);
                         Base* obj = new T(host, p);
                         return obj;
                       }};
 }
 
-inline const void* vtable_for(difss_kind kind) {
-  switch (kind) {
-    case DIFSS_KIND_CONDITION: return Vtables<Condition>::get();
-    case DIFSS_KIND_SAMPLER: return Vtables<Sampler>::get();
-    case DIFSS_KIND_SEGMENTER: return Vtables<Segmenter>::get();
-  }
-  return nullptr;
+template <class Base>
+constexpr difss_kind kind_of() {
+  return Base::kind;
 }
 
 // The plugin library: its classes, the three factories and the entry functions.
@@ -477,74 +573,112 @@ struct Library {
     return out;
   }
 
-  template <difss_kind K>
+  template <class Base>
   struct Factory {
-    static uint32_t count() { return uint32_t(of_kind(K).size()); }
-    static const difss_descriptor* descriptor(uint32_t i) {
+    using Traits = KindTraits<Base>;
+    using CStruct = typename Traits::CStruct;
+    using CFactory = typename Traits::CFactory;
+    static constexpr difss_kind K = Base::kind;
+
+    static const CDescriptor* at(uint32_t i) {
       auto regs = of_kind(K);
-      return i < regs.size() ? &regs[i]->descriptor()->desc : nullptr;
+      return i < regs.size() ? regs[i]->descriptor() : nullptr;
     }
-    static difss_status create(const char* id, const difss_host* host, const difss_param* params,
-                               uint32_t n, difss_object* out, difss_call* call) {
+    static uint32_t DIFSS_ABI_CALL count(const difss_factory_base*) {
+      return uint32_t(of_kind(K).size());
+    }
+    static int DIFSS_ABI_CALL get_info(const difss_factory_base*, uint32_t i, difss_plugin_info* out) {
+      const CDescriptor* d = at(i);
+      if (!d || !out) return 0;
+      fill_prefix(d->info, out);
+      return 1;
+    }
+    static int DIFSS_ABI_CALL get_param(const difss_factory_base*, uint32_t i, uint32_t k,
+                                        difss_param_info* out) {
+      const CDescriptor* d = at(i);
+      if (!d || !out || k >= d->params.size()) return 0;
+      fill_prefix(d->params[k], out);
+      return 1;
+    }
+    static int DIFSS_ABI_CALL get_port(const difss_factory_base*, uint32_t i, uint32_t k,
+                                       difss_port_info* out) {
+      const CDescriptor* d = at(i);
+      if (!d || !out || k >= d->ports.size()) return 0;
+      fill_prefix(d->ports[k], out);
+      return 1;
+    }
+    static difss_status DIFSS_ABI_CALL create(const CFactory*, const difss_create_args* args,
+                                              const CStruct** out, difss_call* call) {
+      if (out) *out = nullptr;
       return guarded(call, [&] {
-        if (!id || !out) throw Error(DIFSS_ERR_INVALID_ARGUMENT, "create: null id or output");
-        out->self = nullptr;
-        out->vtable = nullptr;
+        if (!args || !args->id || !out)
+          throw Error(DIFSS_ERR_INVALID_ARGUMENT, "create: null arguments or output");
         for (const Registration* r : of_kind(K)) {
           const CDescriptor* d = r->descriptor();
-          if (d->src.id != id) continue;
-          Params p(d->src.id, params, n);
+          if (d->src.id != args->id) continue;
+          Params p(d->src.id, args->params, args->param_count, args->param_stride);
           p.check_against(d->desc);
-          out->self = r->create(host, p);
-          out->vtable = vtable_for(K);
+          auto box = std::make_unique<Box<Base, CStruct>>();
+          box->obj.reset(static_cast<Base*>(r->create(args->host, p)));
+          Traits::fill(box->c);
+          box->c.plugin_data = box.get();
+          *out = &box.release()->c;
           return;
         }
-        throw Error(DIFSS_ERR_NOT_FOUND, std::string("no plugin with id '") + id + "' here");
+        throw Error(DIFSS_ERR_NOT_FOUND, std::string("no plugin with id '") + args->id + "' here");
       });
     }
-    static const difss_factory* get() {
-      static const difss_factory f{sizeof(difss_factory), K, &count, &descriptor, &create};
+    static const CFactory* get() {
+      static const CFactory f = [] {
+        CFactory x{};
+        x.base.struct_size = sizeof(CFactory);
+        x.base.count = &count;
+        x.base.get_info = &get_info;
+        x.base.get_param = &get_param;
+        x.base.get_port = &get_port;
+        x.create = &create;
+        return x;
+      }();
       return &f;
     }
   };
 
-  static inline std::atomic<int> refcount{0};
-  static int init(const char*) noexcept {
+  static int DIFSS_ABI_CALL init(const difss_host*) noexcept {
     try {
-      for (const auto& r : all()) r.descriptor();  // build descriptors eagerly; surfaces errors
-      ++refcount;
+      for (const auto& r : all()) r.descriptor();  // build descriptions eagerly; surfaces errors
       return 1;
     } catch (...) {
       return 0;
     }
   }
-  static void deinit() noexcept {
-    if (refcount > 0) --refcount;
-  }
-  static const difss_factory* get_factory(const char* id) noexcept {
+  // Nothing to free: descriptions are immortal by contract (libraries are never unloaded).
+  static void DIFSS_ABI_CALL deinit() noexcept {}
+  static const void* DIFSS_ABI_CALL get_factory(const char* id) noexcept {
     if (!id) return nullptr;
-    if (std::strcmp(id, DIFSS_FACTORY_CONDITION) == 0 && Factory<DIFSS_KIND_CONDITION>::count())
-      return Factory<DIFSS_KIND_CONDITION>::get();
-    if (std::strcmp(id, DIFSS_FACTORY_SAMPLER) == 0 && Factory<DIFSS_KIND_SAMPLER>::count())
-      return Factory<DIFSS_KIND_SAMPLER>::get();
-    if (std::strcmp(id, DIFSS_FACTORY_SEGMENTER) == 0 && Factory<DIFSS_KIND_SEGMENTER>::count())
-      return Factory<DIFSS_KIND_SEGMENTER>::get();
+    if (std::strcmp(id, DIFSS_FACTORY_CONDITION) == 0 && !of_kind(DIFSS_KIND_CONDITION).empty())
+      return Factory<Condition>::get();
+    if (std::strcmp(id, DIFSS_FACTORY_SAMPLER) == 0 && !of_kind(DIFSS_KIND_SAMPLER).empty())
+      return Factory<Sampler>::get();
+    if (std::strcmp(id, DIFSS_FACTORY_SEGMENTER) == 0 && !of_kind(DIFSS_KIND_SEGMENTER).empty())
+      return Factory<Segmenter>::get();
     return nullptr;
   }
-  static const void* get_extension(const char*) noexcept { return nullptr; }
+  static const void* DIFSS_ABI_CALL get_extension(const char*) noexcept { return nullptr; }
 };
 
 }  // namespace detail
 }  // namespace difss::sdk
 
 // Defines the library's one exported symbol. Use once per plugin library, in one .cpp file.
-#define DIFSS_PLUGIN_LIBRARY(library_name, ...)                                                   \
-  extern "C" __attribute__((visibility("default"))) const difss_plugin_entry_t difss_plugin_entry = { \
-      sizeof(difss_plugin_entry_t),                                                               \
-      DIFSS_ABI_VERSION_MAJOR,                                                                    \
-      0,                                                                                          \
-      library_name,                                                                               \
-      &::difss::sdk::detail::Library<__VA_ARGS__>::init,                                          \
-      &::difss::sdk::detail::Library<__VA_ARGS__>::deinit,                                        \
-      &::difss::sdk::detail::Library<__VA_ARGS__>::get_factory,                                   \
+#define DIFSS_PLUGIN_LIBRARY(library_name, ...)                                  \
+  const difss_plugin_entry_t difss_plugin_entry = {                              \
+      sizeof(difss_plugin_entry_t),                                              \
+      DIFSS_ABI_VERSION_MAJOR,                                                   \
+      DIFSS_ABI_VERSION_MINOR,                                                   \
+      0,                                                                         \
+      library_name,                                                              \
+      &::difss::sdk::detail::kFingerprint,                                       \
+      &::difss::sdk::detail::Library<__VA_ARGS__>::init,                         \
+      &::difss::sdk::detail::Library<__VA_ARGS__>::deinit,                       \
+      &::difss::sdk::detail::Library<__VA_ARGS__>::get_factory,                  \
       &::difss::sdk::detail::Library<__VA_ARGS__>::get_extension};

@@ -24,6 +24,13 @@ class PluginError : public std::runtime_error {
   std::string plugin_id_;
 };
 
+// The plugin declined this item (DIFSS_SKIP): not a failure. The runner counts and logs it and
+// goes on; where a caller does not handle it, it is a PluginError like any other.
+class PluginSkipped : public PluginError {
+ public:
+  using PluginError::PluginError;
+};
+
 // The user asked to stop (Ctrl-C) (exit code 130).
 class Cancelled : public std::runtime_error {
  public:

@@ -1,7 +1,8 @@
 // Host-side handles for plugin instances: create with resolved parameters, call with cv::Mat
 // data, destroy exactly once. Each call runs through a CallContext; a failure becomes a
-// PluginError naming the plugin id and its message. Outputs are checked against the port
-// conventions before the host uses them (a plugin is not trusted to honour the contract).
+// PluginError naming the plugin id and its message (PluginSkipped when the plugin declined the
+// item with DIFSS_SKIP). Outputs are checked against the port formats before the host uses them
+// (a plugin is not trusted to honour the contract).
 #pragma once
 
 #include <opencv2/core.hpp>
@@ -28,7 +29,7 @@ class Instance {
  protected:
   [[noreturn]] void fail(const char* what, difss_status st, const CallContext& ctx) const;
   const PluginInfo& plugin_;
-  difss_object obj_{};
+  const void* obj_ = nullptr;  // the kind's instance struct (difss_condition*, ...)
 };
 
 class ConditionInstance : public Instance {
@@ -53,16 +54,25 @@ class SamplerInstance : public Instance {
   std::vector<cv::Mat> sample(const cv::Mat& control, const Request& req, ProgressFn progress = {});
 };
 
+// Where a segmenter's prediction is wanted (difss_output_size); `size` only for
+// DIFSS_OUTPUT_EXPLICIT.
+struct SegmentOutputSize {
+  difss_output_size kind = DIFSS_OUTPUT_QUERY;
+  cv::Size size;
+};
+
 class SegmenterInstance : public Instance {
  public:
   using Instance::Instance;
   struct Result {
-    cv::Mat prob;  // CV_32FC1, query size
-    cv::Mat mask;  // CV_8UC1 0/1, query size
+    cv::Mat prob;  // CV_32FC1, the requested size (the query's by default)
+    cv::Mat mask;  // CV_8UC1 0/1, same size
   };
+  using OutputSize = SegmentOutputSize;
   Result segment(const cv::Mat& query, const std::vector<cv::Mat>& support_images,
                  const std::vector<cv::Mat>& support_masks,
-                 const std::vector<uint8_t>& is_auxiliary = {}, ProgressFn progress = {});
+                 const std::vector<uint8_t>& is_auxiliary = {}, ProgressFn progress = {},
+                 OutputSize output = {});
 };
 
 // Creates the instance of the plugin's kind (throws PluginError on failure).

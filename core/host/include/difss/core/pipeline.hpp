@@ -75,7 +75,7 @@ void resolve_plugins(Pipeline& p, const Registry& registry);
 // unknown names, types, ranges, enums, required ones; fills defaults; resolves relative PATH
 // values against `base_dir`. Problems are appended to `errors` as "<loc>: message" using
 // `locs` (key -> where it was written) and `where` for missing ones.
-ResolvedParams resolve_params(const difss_descriptor& d, const nlohmann::json& raw,
+ResolvedParams resolve_params(const Descriptor& d, const nlohmann::json& raw,
                               const std::map<std::string, SourceLoc>& locs, const SourceLoc& where,
                               const std::filesystem::path& base_dir, std::vector<std::string>& errors);
 

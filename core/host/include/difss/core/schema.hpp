@@ -12,6 +12,8 @@
 
 namespace difss {
 
+struct Descriptor;  // registry.hpp
+
 struct ResolvedParam {
   std::string name;
   sdk::Value value;
@@ -23,7 +25,8 @@ class ResolvedParams {
   void set(std::string name, sdk::Value v, bool defaulted = false);
   const sdk::Value* find(const std::string& name) const;
   const std::vector<ResolvedParam>& items() const { return items_; }
-  // The ABI view; valid while this object lives and is not modified.
+  // The ABI view (element stride sizeof(difss_param)); valid while this object lives and is not
+  // modified.
   std::vector<difss_param> c_params() const;
   nlohmann::json to_json() const;
 
@@ -32,10 +35,10 @@ class ResolvedParams {
 };
 
 // Every parameter of the schema at its default (REQUIRED ones left out).
-ResolvedParams default_params(const difss_descriptor& d);
+ResolvedParams default_params(const Descriptor& d);
 
 // "float", "int in [1, 1000]", "enum {ddim, dpmpp-2m}", ...
-std::string describe_type(const difss_param_spec& spec);
+std::string describe_type(const difss_param_info& spec);
 std::string format_value(const difss_value& v);
 std::string format_value(const sdk::Value& v);
 

@@ -29,9 +29,17 @@ struct Segmentation {
 class SegmenterEngine {
  public:
   virtual ~SegmenterEngine() = default;
-  // Runs under c10::InferenceMode. Throws std::invalid_argument for inputs of the wrong type or
-  // a mask whose size differs from its image.
-  virtual Segmentation segment(const at::Tensor& query, const std::vector<Shot>& shots) = 0;
+  // Prediction at the query's size. Runs under c10::InferenceMode. Throws std::invalid_argument
+  // for inputs of the wrong type or a mask whose size differs from its image.
+  Segmentation segment(const at::Tensor& query, const std::vector<Shot>& shots) {
+    return segment_at(query, shots, query.size(0), query.size(1));
+  }
+  // Prediction at out_h x out_w: the model's output resized there as the query size would be
+  // (at input_size() x input_size() nothing is resized back, as HSNet's default evaluation).
+  virtual Segmentation segment_at(const at::Tensor& query, const std::vector<Shot>& shots,
+                                  int64_t out_h, int64_t out_w) = 0;
+  // The square size the model sees its inputs at (0 when it has none).
+  virtual int64_t input_size() const = 0;
 };
 
 // HSNet at image_size x image_size (see predict_nshot for what prob means with K shots).
@@ -39,7 +47,9 @@ class HSNetEngine final : public SegmenterEngine {
  public:
   HSNetEngine(std::unique_ptr<HSNet> net, int64_t image_size, at::Device device = at::kCPU,
               at::ScalarType dtype = at::kFloat);
-  Segmentation segment(const at::Tensor& query, const std::vector<Shot>& shots) override;
+  Segmentation segment_at(const at::Tensor& query, const std::vector<Shot>& shots, int64_t out_h,
+                          int64_t out_w) override;
+  int64_t input_size() const override { return size_; }
   HSNet& net() { return *net_; }
 
  private:
@@ -54,9 +64,12 @@ class PrototypeEngine final : public SegmenterEngine {
  public:
   PrototypeEngine(std::unique_ptr<FeatureExtractor> extractor, int64_t image_size, PrototypeOptions options = {},
                   Normalization norm = {});
-  Segmentation segment(const at::Tensor& query, const std::vector<Shot>& shots) override;
-  // The full result (similarity maps too) for analysis.
-  PrototypeResult run(const at::Tensor& query, const std::vector<Shot>& shots);
+  Segmentation segment_at(const at::Tensor& query, const std::vector<Shot>& shots, int64_t out_h,
+                          int64_t out_w) override;
+  int64_t input_size() const override { return size_; }
+  // The full result (similarity maps too) for analysis, at the query's size or out_h x out_w.
+  PrototypeResult run(const at::Tensor& query, const std::vector<Shot>& shots, int64_t out_h = -1,
+                      int64_t out_w = -1);
   FeatureExtractor& extractor() { return *fx_; }
 
  private:

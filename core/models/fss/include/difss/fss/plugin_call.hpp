@@ -13,17 +13,26 @@
 namespace difss::fss {
 
 inline sdk::SegmenterOutput segment_with(SegmenterEngine& engine, const sdk::SegmenterInput& in, sdk::Call& call) {
-  sdk::require_port(in.query, "query", "image");
+  sdk::require_port(in.query, "query", DIFSS_FORMAT_IMAGE);
   std::vector<Shot> shots;
   for (size_t k = 0; k < in.shots(); ++k) {
-    sdk::require_port(*in.support_images[k], "support_images[" + std::to_string(k) + "]", "image");
-    sdk::require_port(*in.support_masks[k], "support_masks[" + std::to_string(k) + "]", "mask");
+    sdk::require_port(*in.support_images[k], "support_images[" + std::to_string(k) + "]", DIFSS_FORMAT_IMAGE);
+    sdk::require_port(*in.support_masks[k], "support_masks[" + std::to_string(k) + "]", DIFSS_FORMAT_MASK);
     shots.push_back({sdk::as_tensor(*in.support_images[k]), sdk::as_tensor(*in.support_masks[k])});
   }
   call.check_cancelled();
+  // Where the prediction is wanted: the query's size, the model's input size (no resize back,
+  // HSNet's default evaluation) or an explicit size.
+  int64_t out_h = in.query_height(), out_w = in.query_width();
+  if (in.output_size == DIFSS_OUTPUT_MODEL_INPUT && engine.input_size() > 0) {
+    out_h = out_w = engine.input_size();
+  } else if (in.output_size == DIFSS_OUTPUT_EXPLICIT) {
+    out_h = in.output_height;
+    out_w = in.output_width;
+  }
   Segmentation r;
   try {
-    r = engine.segment(sdk::as_tensor(in.query), shots);
+    r = engine.segment_at(sdk::as_tensor(in.query), shots, out_h, out_w);
   } catch (const std::invalid_argument& e) {
     throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, e.what());
   }
