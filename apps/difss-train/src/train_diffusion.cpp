@@ -9,6 +9,8 @@
 // epsilon-prediction MSE; the checkpoint holds an exponential moving average of the weights.
 #include <difss/train/train.hpp>
 
+#include <difss/core/threads.hpp>
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -104,7 +106,7 @@ DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   if (o.steps < 1 || o.batch < 1) throw std::invalid_argument("train diffusion: steps and batch must be >= 1");
   if (o.size % 8 != 0 || o.size < 16 || o.size > 256) throw std::invalid_argument("train diffusion: size must be a multiple of 8 in 16..256");
-  at::set_num_threads(std::max(1, o.threads));
+  configure_threads(std::max(1, o.threads));  // no-op when the process has set its threads
   at::manual_seed(o.seed);
   const sd::ModelConfig cfg = tiny::diffusion_config(data::kSyntheticClasses);
   sd::ParamSource random = sd::ParamSource::random(o.seed, at::kFloat, c10::Device(c10::kCPU));
