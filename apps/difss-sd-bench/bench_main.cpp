@@ -1,5 +1,6 @@
 // difss-sd-bench: see difss/sd/bench.hpp. Threads: --threads N (0 = LibTorch's default).
 #include <difss/sd/bench.hpp>
+#include <difss/core/threads.hpp>
 
 #include <ATen/Parallel.h>
 
@@ -13,7 +14,7 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
       int n = std::atoi(argv[++i]);
-      if (n > 0) at::set_num_threads(n);
+      if (n > 0) difss::configure_threads(n);  // the process's one thread setting
     } else {
       rest.push_back(argv[i]);
     }

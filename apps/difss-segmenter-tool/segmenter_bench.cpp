@@ -1,4 +1,5 @@
 #include <difss/fss/bench.hpp>
+#include <difss/core/threads.hpp>
 
 #include "engine_args.hpp"
 
@@ -77,7 +78,7 @@ int run_segmenter_bench(int argc, char** argv) {
     return app.exit(e);
   }
   if (threads > 0) {
-    at::set_num_threads(threads);
+    difss::configure_threads(threads);  // the process's one thread setting
     cv::setNumThreads(threads);
   }
   std::printf("threads: %d (LibTorch), %d (OpenCV); %d timed episodes after 1 warm-up; query/supports 480x640\n",

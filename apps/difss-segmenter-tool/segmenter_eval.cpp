@@ -1,4 +1,5 @@
 #include <difss/fss/bench.hpp>
+#include <difss/core/threads.hpp>
 
 #include "engine_args.hpp"
 
@@ -57,7 +58,7 @@ int run_segmenter_eval(int argc, char** argv) {
     return app.exit(e);
   }
   if (threads > 0) {
-    at::set_num_threads(threads);
+    difss::configure_threads(threads);  // the process's one thread setting
     cv::setNumThreads(threads);
   }
   try {

@@ -8,6 +8,7 @@
 
 #include <difss/sdk/tensor_opencv.hpp>
 #include <difss/weights/save.hpp>
+#include <difss/core/threads.hpp>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -125,7 +126,7 @@ std::string random_hed_checkpoint() {
 
 int run_condition_bench(const ConditionBenchArgs& args, std::ostream& out) {
   // The bench plays the host: it sets LibTorch's thread count (plugins never do).
-  at::set_num_threads(args.threads > 0 ? args.threads : int(std::max(1u, std::thread::hardware_concurrency())));
+  difss::configure_threads(args.threads);  // 0 = all cores
   cv::Mat bgr = cv::imread(args.image, cv::IMREAD_COLOR);
   if (bgr.empty()) {
     out << "cannot read image " << args.image << "\n";

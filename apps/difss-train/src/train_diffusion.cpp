@@ -9,6 +9,8 @@
 // epsilon-prediction MSE; the checkpoint holds an exponential moving average of the weights.
 #include <difss/train/train.hpp>
 
+#include <difss/core/threads.hpp>
+
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
@@ -16,7 +18,8 @@
 
 #include <difss/condition/ade_tables.hpp>
 #include <difss/data/synthetic.hpp>
-#include <difss/sd/binder.hpp>
+#include <difss/sd/param_source.hpp>
+#include <difss/weights/bind.hpp>
 #include <difss/tiny/diffusion.hpp>
 #include <difss/weights/save.hpp>
 
@@ -103,12 +106,12 @@ DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   if (o.steps < 1 || o.batch < 1) throw std::invalid_argument("train diffusion: steps and batch must be >= 1");
   if (o.size % 8 != 0 || o.size < 16 || o.size > 256) throw std::invalid_argument("train diffusion: size must be a multiple of 8 in 16..256");
-  at::set_num_threads(std::max(1, o.threads));
+  configure_threads(std::max(1, o.threads));  // no-op when the process has set its threads
   at::manual_seed(o.seed);
   const sd::ModelConfig cfg = tiny::diffusion_config(data::kSyntheticClasses);
-  sd::ParamBinder binder = sd::ParamBinder::random(o.seed, at::kFloat, c10::Device(c10::kCPU));
-  sd::ControlLDM model = sd::ControlLDM::build(cfg, binder);
-  std::vector<std::pair<std::string, at::Tensor>> named = binder.produced();
+  sd::ParamSource random = sd::ParamSource::random(o.seed, at::kFloat, c10::Device(c10::kCPU));
+  sd::ControlLDM model = sd::ControlLDM::build(cfg, random);
+  std::vector<std::pair<std::string, at::Tensor>> named = random.produced();
   init_like_ldm(named);
   std::vector<at::Tensor> params, ema;
   for (auto& [name, t] : named) {
@@ -144,16 +147,12 @@ DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
   tiny::TinyDiffusion td;
   {
     c10::InferenceMode guard;
-    std::map<std::string, at::Tensor> by_name;
-    for (size_t i = 0; i < named.size(); ++i) by_name[named[i].first] = ema[i];
-    sd::ParamBinder lb = sd::ParamBinder::loading(
-        [&](const std::string& k) -> const at::Tensor* {
-          auto it = by_name.find(k);
-          return it == by_name.end() ? nullptr : &it->second;
-        },
-        at::kFloat, c10::Device(c10::kCPU));
-    td.model = sd::ControlLDM::build(cfg, lb);
-    lb.finish("trained weights");
+    weights::StateDict trained("trained weights");
+    for (size_t i = 0; i < named.size(); ++i) trained.insert(named[i].first, ema[i]);
+    weights::Binder binder(trained);
+    sd::ParamSource source = sd::ParamSource::loading(binder, at::kFloat);
+    td.model = sd::ControlLDM::build(cfg, source);
+    binder.finish();
     td.schedule = sched;
     td.resolution = o.size;
     td.class_names = class_names();

@@ -9,6 +9,8 @@
 // scored exactly as `difss-host --pipeline` does (data::make_episodes, HSNet's mIoU / FB-IoU).
 #include <difss/train/train.hpp>
 
+#include <difss/core/threads.hpp>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
@@ -118,7 +120,7 @@ FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, i
 FssTrainResult train_fss(const FssTrainOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
   if (o.steps < 1 || o.batch < 1) throw std::invalid_argument("train fss: steps and batch must be >= 1");
-  at::set_num_threads(std::max(1, o.threads));
+  configure_threads(std::max(1, o.threads));  // no-op when the process has set its threads
   at::manual_seed(o.seed);
   tiny::TinyFssConfig cfg;
   cfg.image_size = o.size;

@@ -8,12 +8,28 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <mutex>
+#include <vector>
 
 #include "difss/weights/error.hpp"
 
 namespace difss::weights::detail {
 
-std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& file) {
+namespace {
+// The live read-only mappings: drop_pages() advises only inside them.
+std::mutex g_read_only_mutex;
+std::vector<std::weak_ptr<MappedFile>> g_read_only;
+
+void register_read_only(const std::shared_ptr<MappedFile>& m) {
+  std::lock_guard<std::mutex> lock(g_read_only_mutex);
+  g_read_only.erase(std::remove_if(g_read_only.begin(), g_read_only.end(),
+                                   [](const std::weak_ptr<MappedFile>& w) { return w.expired(); }),
+                    g_read_only.end());
+  g_read_only.push_back(m);
+}
+}  // namespace
+
+std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& file, Access access) {
   const std::string name = file.string();
   int fd = ::open(name.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -40,12 +56,36 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::filesystem::path& file) 
   m->size_ = static_cast<std::size_t>(st.st_size);
   // Writable copy-on-write pages let tensors that point into the mapping be modified in place
   // like any tensor; MAP_NORESERVE avoids charging the whole file against the commit limit.
-  void* p = ::mmap(nullptr, m->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
+  void* p = MAP_FAILED;
+  if (access == Access::CopyOnWrite)
+    p = ::mmap(nullptr, m->size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
   m->writable_ = p != MAP_FAILED;
   if (p == MAP_FAILED) p = ::mmap(nullptr, m->size_, PROT_READ, MAP_PRIVATE, fd, 0);
   if (p == MAP_FAILED) throw WeightError(name, std::string("cannot map: ") + std::strerror(errno));
   m->data_ = static_cast<std::uint8_t*>(p);
+  if (!m->writable_) register_read_only(m);
   return m;
+}
+
+bool MappedFile::drop_pages(const void* begin, const void* end) {
+  auto b = reinterpret_cast<std::uintptr_t>(begin), e = reinterpret_cast<std::uintptr_t>(end);
+  std::vector<std::shared_ptr<MappedFile>> live;
+  {
+    std::lock_guard<std::mutex> lock(g_read_only_mutex);
+    for (const auto& w : g_read_only)
+      if (auto m = w.lock()) live.push_back(std::move(m));
+  }
+  for (const auto& m : live) {
+    const auto mb = reinterpret_cast<std::uintptr_t>(m->data_), me = mb + m->size_;
+    if (b < mb || e > me) continue;
+    // Whole pages inside the range only: a page shared with a neighbour stays.
+    const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+    b = (b + page - 1) / page * page;
+    e = e / page * page;
+    if (e > b) ::madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
+    return true;
+  }
+  return false;
 }
 
 MappedFile::~MappedFile() {

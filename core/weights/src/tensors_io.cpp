@@ -17,6 +17,7 @@
 #include "difss/weights/load.hpp"
 #include "difss/weights/save.hpp"
 #include "mapped_file.hpp"
+#include "messages.hpp"
 
 // Storage bytes are little-endian in every supported format; they are used as they are.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "difss_weights assumes a little-endian host");
@@ -60,11 +61,7 @@ bool safetensors_dtype(at::ScalarType t, DType* d) {
   }
 }
 
-std::string first_line(const char* what) {
-  std::string s(what);
-  std::size_t nl = s.find('\n');
-  return nl == std::string::npos ? s : s.substr(0, nl);
-}
+using detail::first_line;
 
 ParseOptions parse_options(const LoadOptions& o) {
   ParseOptions p;
@@ -75,14 +72,17 @@ ParseOptions parse_options(const LoadOptions& o) {
 }
 
 // One storage as an at::Storage: pointing into the mapping, or copied out of the input.
+// `mode` is Copy, Map or MapReadOnly (Auto resolved by the caller).
 at::Storage make_storage(const StorageRecord& s, const std::uint8_t* base, const std::shared_ptr<MappedFile>& map,
-                         bool use_map) {
+                         MemoryMode mode) {
   const at::TensorOptions options = at::TensorOptions().dtype(scalar_type(s.dtype));
   const auto numel = static_cast<std::int64_t>(s.numel);
   const std::uint64_t nbytes = s.nbytes();
   const std::uint8_t* src = base + s.offset;
   const bool aligned = reinterpret_cast<std::uintptr_t>(src) % dtype_size(s.dtype) == 0;
-  if (use_map && map && map->writable() && aligned && s.dtype != DType::Bool && numel > 0) {
+  // A copy-on-write mapping the system refused to make writable is read-only: copy then.
+  const bool viewable = map && (map->writable() || mode == MemoryMode::MapReadOnly);
+  if (mode != MemoryMode::Copy && viewable && aligned && s.dtype != DType::Bool && numel > 0) {
     std::shared_ptr<MappedFile> keep = map;  // the mapping lives as long as any tensor uses it
     at::Tensor t = at::from_blob(map->mutable_data() + s.offset, {numel}, [keep](void*) mutable { keep.reset(); },
                                  options);
@@ -103,7 +103,7 @@ at::Storage make_storage(const StorageRecord& s, const std::uint8_t* base, const
 }
 
 StateDict materialize(const CheckpointIndex& index, const std::uint8_t* base, const std::shared_ptr<MappedFile>& map,
-                      bool use_map, const std::string& source) {
+                      MemoryMode mode, const std::string& source) {
   StateDict sd(source);
   sd.format = index.format;
   sd.entry = index.entry;
@@ -116,7 +116,7 @@ StateDict materialize(const CheckpointIndex& index, const std::uint8_t* base, co
     for (const TensorRecord& t : index.tensors) {
       current = t.name;
       if (!made[t.storage]) {
-        storages[t.storage] = make_storage(index.storages[t.storage], base, map, use_map);
+        storages[t.storage] = make_storage(index.storages[t.storage], base, map, mode);
         made[t.storage] = true;
       }
       at::Tensor view = at::empty({0}, at::TensorOptions().dtype(scalar_type(t.dtype)));
@@ -134,7 +134,8 @@ StateDict materialize(const CheckpointIndex& index, const std::uint8_t* base, co
 StateDict load_file(const std::filesystem::path& file, const LoadOptions& options, int required) {
   const std::string source = file.string();
   const auto start = std::chrono::steady_clock::now();
-  std::shared_ptr<MappedFile> map = MappedFile::open(file);
+  std::shared_ptr<MappedFile> map = MappedFile::open(
+      file, options.memory == MemoryMode::MapReadOnly ? MappedFile::Access::ReadOnly : MappedFile::Access::CopyOnWrite);
   const Format format = detect_format(map->data(), map->size(), source);
   if (required == 0 && format == Format::Safetensors)
     throw WeightError(source, "expected a torch.save checkpoint but this is a .safetensors file (use load())");
@@ -142,9 +143,10 @@ StateDict load_file(const std::filesystem::path& file, const LoadOptions& option
     throw WeightError(source, std::string("expected a .safetensors file but this is a ") + format_name(format) +
                                   " checkpoint (use load())");
   CheckpointIndex index = parse_checkpoint(map->data(), map->size(), source, parse_options(options));
-  bool use_map = options.memory == MemoryMode::Map ||
-                 (options.memory == MemoryMode::Auto && format == Format::Safetensors);
-  StateDict sd = materialize(index, map->data(), map, use_map, source);
+  MemoryMode mode = options.memory;
+  if (mode == MemoryMode::Auto) mode = format == Format::Safetensors ? MemoryMode::Map : MemoryMode::Copy;
+  const bool use_map = mode != MemoryMode::Copy;
+  StateDict sd = materialize(index, map->data(), map, mode, source);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   spdlog::debug("difss_weights: {} tensors ({} elements) from {} [{}{}] in {:.1f} ms", sd.size(), sd.numel(), source,
                 format_name(format), use_map ? ", mapped" : "", ms);
@@ -241,7 +243,20 @@ StateDict load_safetensors(const std::filesystem::path& file, const LoadOptions&
 StateDict load_from_memory(const void* data, std::size_t size, const std::string& name, const LoadOptions& options) {
   const auto* bytes = static_cast<const std::uint8_t*>(data);
   CheckpointIndex index = parse_checkpoint(bytes, size, name, parse_options(options));
-  return materialize(index, bytes, nullptr, false, name);
+  return materialize(index, bytes, nullptr, MemoryMode::Copy, name);
+}
+
+bool release_mapped_pages(const at::Tensor& tensor) {
+  if (!tensor.defined() || !tensor.device().is_cpu() || !tensor.has_storage() || tensor.numel() == 0) return false;
+  // The tensor's own extent when contiguous, else its whole storage.
+  const auto* begin = static_cast<const std::uint8_t*>(tensor.is_contiguous() ? tensor.data_ptr() : tensor.storage().data());
+  const std::size_t bytes = tensor.is_contiguous() ? static_cast<std::size_t>(tensor.numel()) * tensor.element_size()
+                                                   : tensor.storage().nbytes();
+  return MappedFile::drop_pages(begin, begin + bytes);
+}
+
+void release_mapped_pages(const std::vector<at::Tensor>& tensors) {
+  for (const at::Tensor& t : tensors) release_mapped_pages(t);
 }
 
 CheckpointIndex inspect(const std::filesystem::path& file, const LoadOptions& options) {

@@ -45,17 +45,6 @@ weights::StateDict load_checkpoint(const fs::path& file) {
   }
 }
 
-void assign_checked(const weights::StateDict& sd, const std::vector<weights::ParamSlot>& slots,
-                    const std::string& what) {
-  try {
-    weights::AssignOptions opt;
-    opt.float_dtype = at::kFloat;
-    weights::assign(sd, slots, opt);
-  } catch (const weights::WeightError& e) {
-    throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, what + ": " + e.what());
-  }
-}
-
 at::Tensor image_to_nchw_float(const cv::Mat& rgb, bool bgr) {
   if (rgb.empty() || rgb.type() != CV_8UC3)
     throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, "expected a uint8 [H, W, 3] image");

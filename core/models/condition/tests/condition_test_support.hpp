@@ -21,6 +21,9 @@ namespace difss::test {
 
 // plugins/condition/<plugin>/tests/data/<file>
 inline std::filesystem::path condition_data(const std::string& plugin, const std::string& file) {
+  // The shared fixtures live with the shared library (core/models/condition), the others with
+  // their plugin.
+  if (plugin == "common") return source_dir() / "core" / "models" / "condition" / "tests" / "data" / file;
   return source_dir() / "plugins" / "condition" / plugin / "tests" / "data" / file;
 }
 

@@ -109,16 +109,13 @@ std::unique_ptr<HSNetEngine> make_hsnet_engine(const HSNetConfig& c) {
     if (c.checkpoint.empty())
       throw std::invalid_argument("'checkpoint' is required (an official HSNet .pt or a .safetensors with its keys)");
     require_file(c.checkpoint, "checkpoint");
-    LoadOptions opt;
-    opt.ignore_prefixes = net->unused_prefixes();
-    if (!c.backbone_weights.empty()) opt.expect_prefix = "hpn_learner.";
-    assign_state_dict(all, load_state_dict_file(c.checkpoint), opt, c.checkpoint);
+    // With separate backbone weights, the checkpoint must hold the learner; a backbone in it is
+    // loaded too and then replaced.
+    load_into(all, c.checkpoint, bind_options(net->unused_prefixes()), c.backbone_weights.empty() ? "" : "hpn_learner.");
   }
   if (!c.backbone_weights.empty()) {
     require_file(c.backbone_weights, "backbone_weights");
-    LoadOptions opt;
-    opt.ignore_prefixes = net->backbone().unused_prefixes();
-    assign_state_dict(net->backbone().named_tensors(), load_state_dict_file(c.backbone_weights), opt, c.backbone_weights);
+    load_into(net->backbone().named_tensors(), c.backbone_weights, bind_options(net->backbone().unused_prefixes()));
   }
   return std::make_unique<HSNetEngine>(std::move(net), c.image_size, c.device, c.dtype);
 }
@@ -139,12 +136,10 @@ std::unique_ptr<PrototypeEngine> make_prototype_engine(const PrototypeConfig& c)
       if (c.model.empty())
         throw std::invalid_argument("'model' is required: torchvision-layout weights of " + c.backbone);
       require_file(c.model, "model");
-      LoadOptions opt;
-      opt.ignore_prefixes = bb->unused_prefixes();
+      std::vector<std::string> ignore = bb->unused_prefixes();
+      ignore.push_back("hpn_learner.");
       // Accept a bare torchvision file and an HSNet checkpoint's "backbone." part alike.
-      opt.strip_prefixes = {"module.backbone.", "backbone.", "module."};
-      opt.ignore_prefixes.push_back("hpn_learner.");
-      assign_state_dict(bb->named_tensors(), load_state_dict_file(c.model), opt, c.model);
+      load_into(bb->named_tensors(), c.model, bind_options(ignore, {"module.backbone.", "backbone.", "module."}));
     }
     fx = make_backbone_extractor(std::move(bb), c.layers);
   }

@@ -1,19 +1,15 @@
-// ParamBinder, checkpoint mapping (through difss_weights' parsers), config inference and the
-// random checkpoint writer.
-#include <difss/sd/binder.hpp>
+// ParamSource, checkpoint loading (mapped by difss_weights, bound by its Binder), config
+// inference and the random checkpoint writer.
+#include <difss/sd/param_source.hpp>
 #include <difss/sd/loading.hpp>
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <difss/weights/bind.hpp>
 #include <difss/weights/load.hpp>
 #include <difss/weights/save.hpp>
 #include <difss/weights/state_dict.hpp>
-
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,23 +24,20 @@
 
 namespace difss::sd {
 
-// ================================ ParamBinder =====================================================
+// ================================ ParamSource =====================================================
 
-ParamBinder ParamBinder::shapes() { return ParamBinder(); }
+ParamSource ParamSource::shapes() { return ParamSource(); }
 
-ParamBinder ParamBinder::loading(Lookup lookup, at::ScalarType dtype, c10::Device device,
-                                 Release release) {
-  ParamBinder b;
+ParamSource ParamSource::loading(weights::Binder& binder, at::ScalarType dtype) {
+  ParamSource b;
   b.mode_ = Mode::Load;
-  b.lookup_ = std::move(lookup);
-  b.release_ = std::move(release);
+  b.binder_ = &binder;
   b.dtype_ = dtype;
-  b.device_ = device;
   return b;
 }
 
-ParamBinder ParamBinder::random(uint64_t seed, at::ScalarType dtype, c10::Device device) {
-  ParamBinder b;
+ParamSource ParamSource::random(uint64_t seed, at::ScalarType dtype, c10::Device device) {
+  ParamSource b;
   b.mode_ = Mode::Random;
   b.dtype_ = dtype;
   b.device_ = device;
@@ -53,18 +46,12 @@ ParamBinder ParamBinder::random(uint64_t seed, at::ScalarType dtype, c10::Device
 }
 
 namespace {
-std::string shape_str(const std::vector<int64_t>& s) {
-  std::string o = "[";
-  for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
-  return o + "]";
-}
 bool keeps_fp32(Init init) { return init == Init::NormWeight || init == Init::NormBias; }
 }  // namespace
 
-at::Tensor ParamBinder::param(const std::string& name, std::vector<int64_t> shape, Init init) {
+at::Tensor ParamSource::param(const std::string& name, std::vector<int64_t> shape, Init init) {
   specs_.push_back({name, shape, false});
   const at::ScalarType target = keeps_fp32(init) ? at::kFloat : dtype_;
-  const auto opts = at::TensorOptions().dtype(target).device(device_);
   switch (mode_) {
     case Mode::Shapes: return {};
     case Mode::Random: {
@@ -77,238 +64,42 @@ at::Tensor ParamBinder::param(const std::string& name, std::vector<int64_t> shap
         case Init::NormWeight: t.mul_(0.02).add_(1.0); break;
         default: t.mul_(0.02); break;
       }
-      t = t.to(opts);
+      t = t.to(at::TensorOptions().dtype(target).device(device_));
       produced_.emplace_back(name, t);
       return t;
     }
     case Mode::Load: {
-      const at::Tensor* src = lookup_ ? lookup_(name) : nullptr;
-      if (!src) {
-        missing_.push_back(name);
-        return {};
-      }
-      if (src->sizes().vec() != shape) {
-        mismatched_.push_back(name + ": checkpoint " + shape_str(src->sizes().vec()) +
-                              ", model " + shape_str(shape));
-        return {};
-      }
-      if (!at::isFloatingType(src->scalar_type())) {
-        mismatched_.push_back(name + ": not a floating-point tensor");
-        return {};
-      }
-      at::Tensor t = src->to(opts).contiguous();
-      if (t.data_ptr() != src->data_ptr() && release_) release_(name);
-      produced_.emplace_back(name, t);
+      weights::Slot slot{name, nullptr, std::move(shape)};
+      slot.dtype = target;  // also refuses a stored tensor that is not floating-point
+      at::Tensor t = binder_->take(slot);
+      if (t.defined()) produced_.emplace_back(name, t);
       return t;
     }
   }
   return {};
 }
 
-at::Tensor ParamBinder::buffer(const std::string& name, std::vector<int64_t> shape) {
+at::Tensor ParamSource::buffer(const std::string& name, std::vector<int64_t> shape) {
   specs_.push_back({name, shape, true});
   if (mode_ != Mode::Load) return {};
-  const at::Tensor* src = lookup_ ? lookup_(name) : nullptr;
-  if (!src) return {};
-  if (src->sizes().vec() != shape) {
-    mismatched_.push_back(name + ": checkpoint " + shape_str(src->sizes().vec()) + ", model " +
-                          shape_str(shape));
-    return {};
-  }
-  produced_.emplace_back(name, *src);
-  return *src;
+  weights::Slot slot{name, nullptr, std::move(shape)};
+  slot.optional = true;
+  slot.keep_stored = true;
+  at::Tensor t = binder_->take(slot);
+  if (t.defined()) produced_.emplace_back(name, t);
+  return t;
 }
 
-void ParamBinder::finish(const std::string& source) const {
-  if (missing_.empty() && mismatched_.empty()) return;
-  std::ostringstream msg;
-  msg << source << ": the checkpoint does not fit the model";
-  auto list = [&](const char* what, const std::vector<std::string>& v) {
-    if (v.empty()) return;
-    msg << "; " << v.size() << " " << what << ": ";
-    for (size_t i = 0; i < v.size() && i < 12; ++i) msg << (i ? ", " : "") << v[i];
-    if (v.size() > 12) msg << ", ... (" << v.size() - 12 << " more)";
-  };
-  list("missing", missing_);
-  list("with the wrong shape", mismatched_);
-  throw std::runtime_error(msg.str());
-}
-
-// ================================ mapped checkpoints ==============================================
+// ================================ checkpoint keys =================================================
 
 namespace {
-
-at::ScalarType to_scalar(weights::DType d) {
-  switch (d) {
-    case weights::DType::F64: return at::kDouble;
-    case weights::DType::F32: return at::kFloat;
-    case weights::DType::F16: return at::kHalf;
-    case weights::DType::BF16: return at::kBFloat16;
-    case weights::DType::I64: return at::kLong;
-    case weights::DType::I32: return at::kInt;
-    case weights::DType::I16: return at::kShort;
-    case weights::DType::I8: return at::kChar;
-    case weights::DType::U8: return at::kByte;
-    case weights::DType::Bool: return at::kBool;
-    case weights::DType::C64: return at::kComplexFloat;
-    case weights::DType::C128: return at::kComplexDouble;
-  }
-  return at::kFloat;
-}
-
-// A private read-only mapping of a whole file (read-only: no commit charge for 5.7 GB; the
-// models never write into their weights).
-struct Mapping {
-  void* data = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (data) munmap(data, size);
-  }
-};
-
-// Live mappings, so that release_mapped_pages() only ever advises pages of our read-only private
-// file mappings (MADV_DONTNEED on anonymous memory would zero it).
-std::mutex g_mappings_mutex;
-std::vector<std::weak_ptr<Mapping>> g_mappings;
-
-void register_mapping(const std::shared_ptr<Mapping>& m) {
-  std::lock_guard<std::mutex> lock(g_mappings_mutex);
-  g_mappings.erase(std::remove_if(g_mappings.begin(), g_mappings.end(),
-                                  [](const std::weak_ptr<Mapping>& w) { return w.expired(); }),
-                   g_mappings.end());
-  g_mappings.push_back(m);
-}
-
-void drop_pages(uintptr_t b, uintptr_t e) {
-  const size_t page = size_t(sysconf(_SC_PAGESIZE));
-  b = (b + page - 1) / page * page;
-  e = e / page * page;
-  if (e > b) madvise(reinterpret_cast<void*>(b), e - b, MADV_DONTNEED);
-}
-
-// One checkpoint file: index from difss_weights, tensors as views of our own mapping (so that
-// converted tensors can give their pages back with madvise).
-class MappedCheckpoint {
- public:
-  MappedCheckpoint(const std::string& path) : path_(path) {
-    if (!std::filesystem::exists(path)) throw std::runtime_error(path + ": checkpoint not found");
-    weights::LoadOptions lo;
-    lo.allow_inert_globals = true;  // Lightning .ckpt carry callbacks/hparams objects
-    index_ = weights::inspect(path, lo);
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw std::runtime_error(path + ": cannot open: " + std::strerror(errno));
-    struct stat st {};
-    if (fstat(fd, &st) != 0 || st.st_size <= 0) {
-      ::close(fd);
-      throw std::runtime_error(path + ": cannot stat or empty");
-    }
-    map_ = std::make_shared<Mapping>();
-    map_->size = size_t(st.st_size);
-    map_->data = mmap(nullptr, map_->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (map_->data == MAP_FAILED) {
-      map_->data = nullptr;
-      throw std::runtime_error(path + ": cannot map: " + std::strerror(errno));
-    }
-    register_mapping(map_);
-    for (size_t i = 0; i < index_.tensors.size(); ++i) by_name_[index_.tensors[i].name] = i;
-    for (const auto& kv : index_.metadata) metadata_[kv.first] = kv.second;
-  }
-
-  const std::string& path() const { return path_; }
-  const std::map<std::string, std::string>& metadata() const { return metadata_; }
-  std::vector<std::string> names() const {
-    std::vector<std::string> n;
-    for (const auto& t : index_.tensors) n.push_back(t.name);
-    return n;
-  }
-  const std::vector<int64_t>& shape(const std::string& name) const {
-    return index_.tensors[by_name_.at(name)].sizes;
-  }
-  bool has(const std::string& name) const { return by_name_.count(name) != 0; }
-
-  // View of the stored tensor (created on first use; the mapping lives while views do).
-  const at::Tensor* tensor(const std::string& name) {
-    auto it = by_name_.find(name);
-    if (it == by_name_.end()) return nullptr;
-    auto c = views_.find(name);
-    if (c != views_.end()) return &c->second;
-    const weights::TensorRecord& r = index_.tensors[it->second];
-    const weights::StorageRecord& s = index_.storages.at(r.storage);
-    const at::ScalarType st = to_scalar(r.dtype);
-    const size_t esize = weights::dtype_size(r.dtype);
-    const uint8_t* base = static_cast<const uint8_t*>(map_->data) + s.offset + r.storage_offset * esize;
-    at::Tensor t;
-    auto opts = at::TensorOptions().dtype(st);
-    if (reinterpret_cast<uintptr_t>(base) % esize != 0) {  // misaligned: copy
-      at::Tensor tmp = at::empty({int64_t(s.numel)}, opts);
-      std::memcpy(tmp.data_ptr(), static_cast<const uint8_t*>(map_->data) + s.offset, s.nbytes());
-      t = tmp.as_strided(r.sizes, r.strides, int64_t(r.storage_offset));
-    } else {
-      auto keep = map_;
-      t = at::from_blob(const_cast<uint8_t*>(base), r.sizes, r.strides,
-                        [keep](void*) {}, opts);
-    }
-    return &views_.emplace(name, t).first->second;
-  }
-
-  // Drops the resident pages of `name` (file-backed private pages never written: they are
-  // simply re-read from the file if touched again) and forgets its view.
-  void release(const std::string& name) {
-    auto it = by_name_.find(name);
-    if (it == by_name_.end()) return;
-    const weights::TensorRecord& r = index_.tensors[it->second];
-    const weights::StorageRecord& s = index_.storages.at(r.storage);
-    const uintptr_t b = reinterpret_cast<uintptr_t>(map_->data) + s.offset;
-    drop_pages(b, b + s.nbytes());
-    views_.erase(name);
-  }
-
- private:
-  std::string path_;
-  weights::CheckpointIndex index_;
-  std::shared_ptr<Mapping> map_;
-  std::unordered_map<std::string, size_t> by_name_;
-  std::unordered_map<std::string, at::Tensor> views_;
-  std::map<std::string, std::string> metadata_;
-};
 
 bool starts_with(const std::string& s, const char* p) { return s.rfind(p, 0) == 0; }
-
-}  // namespace
-
-void release_mapped_pages(const std::vector<at::Tensor>& weights) {
-  std::vector<std::shared_ptr<Mapping>> live;
-  {
-    std::lock_guard<std::mutex> lock(g_mappings_mutex);
-    for (const auto& w : g_mappings)
-      if (auto m = w.lock()) live.push_back(m);
-  }
-  for (const at::Tensor& t : weights) {
-    if (!t.defined() || !t.device().is_cpu()) continue;
-    const uintptr_t b = reinterpret_cast<uintptr_t>(t.data_ptr());
-    const uintptr_t e = b + t.numel() * t.element_size();
-    for (const auto& m : live) {
-      const uintptr_t mb = reinterpret_cast<uintptr_t>(m->data), me = mb + m->size;
-      if (b >= mb && e <= me) {
-        drop_pages(b, e);
-        break;
-      }
-    }
-  }
-}
-
-namespace {
 
 // Keys nobody needs and nobody should be warned about.
 bool tolerated(const std::string& k) {
   return starts_with(k, "model_ema.") || k == "model_ema" ||
          k.find("position_ids") != std::string::npos;
-}
-
-// Canonical (ControlLDM) name of a key of a control-only file.
-std::string canonical_control_key(const std::string& k, bool bare) {
-  return bare ? std::string(prefix::control) + k : k;
 }
 
 // Canonical name of a key of an SD checkpoint (older CLIP layout without "text_model.").
@@ -319,10 +110,15 @@ std::string canonical_base_key(const std::string& k) {
   return k;
 }
 
-struct Source {
-  MappedCheckpoint* file;
-  std::string key;  // name inside the file
-};
+// The files mapped read-only (no commit charge for 5.7 GB, and the pages of a converted or
+// inactive stage can be given back: release_mapped_pages), their keys under canonical
+// (ControlLDM) names. Lightning .ckpt files carry callbacks / hparams objects: read as inert.
+weights::StateDict load_mapped(const std::string& path) {
+  weights::LoadOptions lo;
+  lo.memory = weights::MemoryMode::MapReadOnly;
+  lo.allow_inert_globals = true;
+  return weights::load(path, lo);
+}
 
 }  // namespace
 
@@ -460,14 +256,14 @@ ModelConfig infer_model_config(const ShapeTable& shapes,
 }
 
 std::vector<ParamSpec> parameter_table(const ModelConfig& cfg) {
-  ParamBinder b = ParamBinder::shapes();
+  ParamSource b = ParamSource::shapes();
   ControlLDM::build(cfg, b);
   return b.specs();
 }
 
 ControlLDM random_control_ldm(const ModelConfig& cfg, uint64_t seed, at::ScalarType dtype,
                               c10::Device device) {
-  ParamBinder b = ParamBinder::random(seed, dtype, device);
+  ParamSource b = ParamSource::random(seed, dtype, device);
   return ControlLDM::build(cfg, b);
 }
 
@@ -503,63 +299,53 @@ LoadedModel load_control_ldm(const CheckpointSpec& spec, const LoadOptions& opti
   if (options.device.is_cuda() && !at::hasCUDA())
     throw std::runtime_error("device cuda requested but this LibTorch has no CUDA device available");
 
-  MappedCheckpoint main_file(spec.checkpoint);
-  std::unique_ptr<MappedCheckpoint> base_file;
-  if (!spec.base_checkpoint.empty())
-    base_file = std::make_unique<MappedCheckpoint>(spec.base_checkpoint);
+  const weights::StateDict main_file = load_mapped(spec.checkpoint);
+  weights::StateDict base_file;
+  if (!spec.base_checkpoint.empty()) base_file = load_mapped(spec.base_checkpoint);
 
   LoadReport report;
-  // canonical name -> where to read it
-  std::unordered_map<std::string, Source> table;
-  std::vector<std::pair<std::string, std::string>> all_keys;  // (file, key) for the unused list
-  const bool bare_control = main_file.has("input_hint_block.0.weight");
+  // One state dict under canonical names, the tensors still views of the mapped files.
+  weights::StateDict table(spec.checkpoint + (spec.base_checkpoint.empty() ? "" : " + " + spec.base_checkpoint));
+  table.metadata = main_file.metadata;
+  const bool bare_control = main_file.contains("input_hint_block.0.weight");
   if (bare_control) report.notes.push_back(spec.checkpoint + ": control-only keys without 'control_model.'");
-  for (const std::string& k : main_file.names()) {
-    all_keys.emplace_back(spec.checkpoint, k);
-    if (tolerated(k)) continue;
-    std::string ck = bare_control ? canonical_control_key(k, true) : canonical_base_key(k);
-    table[ck] = Source{&main_file, k};
+  for (const auto& item : main_file) {
+    if (tolerated(item.name)) continue;
+    table.insert(bare_control ? prefix::control + item.name : canonical_base_key(item.name), item.tensor);
   }
-  if (base_file) {
-    for (const std::string& k : base_file->names()) {
-      all_keys.emplace_back(spec.base_checkpoint, k);
-      if (tolerated(k)) continue;
-      std::string ck = canonical_base_key(k);
-      if (starts_with(ck, prefix::control)) continue;  // control comes from `checkpoint`
-      table[ck] = Source{base_file.get(), k};           // the base wins for everything else
-    }
+  for (const auto& item : base_file) {
+    if (tolerated(item.name)) continue;
+    std::string ck = canonical_base_key(item.name);
+    if (starts_with(ck, prefix::control)) continue;  // control comes from `checkpoint`
+    table.insert(std::move(ck), item.tensor);          // the base wins for everything else
   }
   ShapeTable shapes;
-  for (const auto& kv : table) shapes.emplace_back(kv.first, kv.second.file->shape(kv.second.key));
-  std::map<std::string, std::string> metadata = main_file.metadata();
-  ModelConfig cfg = infer_model_config(shapes, metadata);
+  for (const auto& item : table) shapes.emplace_back(item.name, item.tensor.sizes().vec());
+  ModelConfig cfg = infer_model_config(shapes, table.metadata);
   if (!cfg.has_control)
     throw std::runtime_error(spec.checkpoint + ": no ControlNet weights (control_model.*) found");
   if (!cfg.has_unet || !cfg.has_vae)
     throw std::runtime_error(
         spec.checkpoint + ": no Stable Diffusion UNet/VAE weights found" +
-        (base_file ? " in it nor in " + spec.base_checkpoint
-                   : "; a control-only file needs base_checkpoint (e.g. v1-5-pruned.ckpt)"));
+        (!spec.base_checkpoint.empty() ? " in it nor in " + spec.base_checkpoint
+                                       : "; a control-only file needs base_checkpoint (e.g. v1-5-pruned.ckpt)"));
   if (!cfg.has_text_encoder && options.text_encoder && cfg.class_embed_classes == 0)
     throw std::runtime_error(spec.checkpoint + ": no CLIP text encoder weights (cond_stage_model.*) found");
   cfg.has_vae_encoder = cfg.has_vae_encoder && options.vae_encoder;
   cfg.has_text_encoder = cfg.has_text_encoder && options.text_encoder;
 
-  std::set<std::string> used;
-  auto lookup = [&](const std::string& name) -> const at::Tensor* {
-    auto it = table.find(name);
-    if (it == table.end()) return nullptr;
-    used.insert(name);
-    return it->second.file->tensor(it->second.key);
-  };
-  auto release = [&](const std::string& name) {
-    auto it = table.find(name);
-    if (it != table.end()) it->second.file->release(it->second.key);
-  };
-  ParamBinder binder = ParamBinder::loading(lookup, options.dtype, options.device, release);
-  LoadedModel out{ControlLDM::build(cfg, binder), {}, {}, {}, {}};
-  binder.finish(spec.checkpoint + (base_file ? " + " + spec.base_checkpoint : ""));
-  for (const auto& kv : binder.produced()) {
+  weights::BindOptions bo;
+  bo.allow_unused = true;  // reported, not an error
+  bo.device = options.device;
+  bo.release_converted = true;  // converted weights give their mapped pages back at once
+  // Parts present in the file that were not requested are not "unused".
+  bo.keys.ignore_prefixes = {"first_stage_model.encoder.", "first_stage_model.quant_conv"};
+  if (!options.text_encoder) bo.keys.ignore_prefixes.push_back("cond_stage_model.");
+  weights::Binder binder(table, bo);
+  ParamSource source = ParamSource::loading(binder, options.dtype);
+  LoadedModel out{ControlLDM::build(cfg, source), {}, {}, {}, {}};
+  const weights::BindReport bound = binder.finish();
+  for (const auto& kv : source.produced()) {
     if (starts_with(kv.first, prefix::unet) || starts_with(kv.first, prefix::control))
       out.denoiser_weights.push_back(kv.second);
     else if (starts_with(kv.first, prefix::clip))
@@ -567,15 +353,7 @@ LoadedModel load_control_ldm(const CheckpointSpec& spec, const LoadOptions& opti
     else if (starts_with(kv.first, prefix::vae))
       out.vae_weights.push_back(kv.second);
   }
-
-  std::set<std::string> skipped_parts;  // parts present in the file that were not requested
-  for (const auto& kv : table) {
-    if (used.count(kv.first)) continue;
-    if (starts_with(kv.first, "first_stage_model.encoder.") || kv.first.rfind("first_stage_model.quant_conv", 0) == 0)
-      continue;  // the VAE encoder, not loaded unless requested
-    if (!options.text_encoder && starts_with(kv.first, "cond_stage_model.")) continue;
-    report.unused_keys.push_back(kv.first);
-  }
+  report.unused_keys = bound.unused;
   std::sort(report.unused_keys.begin(), report.unused_keys.end());
   report.config = cfg;
   report.notes.push_back(std::string("compute dtype ") + c10::toString(options.dtype) + " on " +
@@ -635,7 +413,7 @@ std::vector<std::pair<std::string, at::Tensor>> schedule_buffers(const ScheduleC
 
 void write_random_checkpoint(const std::string& path, const ModelConfig& cfg, uint64_t seed,
                              at::ScalarType storage) {
-  ParamBinder b = ParamBinder::random(seed, at::kFloat, c10::Device(c10::kCPU));
+  ParamSource b = ParamSource::random(seed, at::kFloat, c10::Device(c10::kCPU));
   ControlLDM::build(cfg, b);
   weights::StateDict sd(path);
   for (const auto& kv : b.produced()) sd.insert(kv.first, kv.second.to(storage));

@@ -20,14 +20,14 @@ std::string idx(int i) { return std::to_string(i); }
 
 // ---- builders ----------------------------------------------------------------------------------
 
-Linear make_linear(ParamBinder& b, const std::string& p, int64_t in, int64_t out, bool bias = true) {
+Linear make_linear(ParamSource& b, const std::string& p, int64_t in, int64_t out, bool bias = true) {
   Linear l;
   l.w = b.param(p + ".weight", {out, in}, Init::Weight);
   if (bias) l.b = b.param(p + ".bias", {out}, Init::Bias);
   return l;
 }
 
-Conv make_conv(ParamBinder& b, const std::string& p, int64_t in, int64_t out, int64_t k,
+Conv make_conv(ParamSource& b, const std::string& p, int64_t in, int64_t out, int64_t k,
                int64_t stride = 1, int64_t padding = -1) {
   Conv c;
   c.w = b.param(p + ".weight", {out, in, k, k}, Init::Weight);
@@ -37,7 +37,7 @@ Conv make_conv(ParamBinder& b, const std::string& p, int64_t in, int64_t out, in
   return c;
 }
 
-Norm make_norm(ParamBinder& b, const std::string& p, int64_t ch, int64_t groups, double eps) {
+Norm make_norm(ParamSource& b, const std::string& p, int64_t ch, int64_t groups, double eps) {
   Norm n;
   n.w = b.param(p + ".weight", {ch}, Init::NormWeight);
   n.b = b.param(p + ".bias", {ch}, Init::NormBias);
@@ -55,7 +55,7 @@ void check_groups(int64_t ch, int64_t groups, const std::string& where) {
 
 // openaimodel.ResBlock: in_layers (GroupNorm32, SiLU, conv3x3), emb_layers (SiLU, linear),
 // out_layers (GroupNorm32, SiLU, dropout, conv3x3), skip_connection (1x1 conv when needed).
-ResBlock make_resblock(ParamBinder& b, const std::string& p, int64_t ch, int64_t out,
+ResBlock make_resblock(ParamSource& b, const std::string& p, int64_t ch, int64_t out,
                        int64_t emb_ch, int64_t groups) {
   check_groups(ch, groups, p);
   check_groups(out, groups, p);
@@ -69,7 +69,7 @@ ResBlock make_resblock(ParamBinder& b, const std::string& p, int64_t ch, int64_t
   return r;
 }
 
-CrossAttention make_attention(ParamBinder& b, const std::string& p, int64_t query_dim,
+CrossAttention make_attention(ParamSource& b, const std::string& p, int64_t query_dim,
                               int64_t context_dim, int64_t heads, int64_t dim_head) {
   const int64_t inner = heads * dim_head;
   CrossAttention a;
@@ -82,7 +82,7 @@ CrossAttention make_attention(ParamBinder& b, const std::string& p, int64_t quer
 }
 
 // attention.SpatialTransformer with BasicTransformerBlocks (attn1 self, attn2 cross, GEGLU FF).
-SpatialTransformer make_transformer(ParamBinder& b, const std::string& p, const UNetConfig& cfg,
+SpatialTransformer make_transformer(ParamSource& b, const std::string& p, const UNetConfig& cfg,
                                     int64_t ch) {
   int heads = 0, dim_head = 0;
   cfg.heads_for(int(ch), heads, dim_head);
@@ -142,7 +142,7 @@ void check_unet_config(const UNetConfig& c, const std::string& p) {
 
 // The encoder half shared by UNetModel and ControlNet: input_blocks and the middle block.
 // Returns the channel count of every input block output (input_block_chans).
-std::vector<int64_t> build_encoder(const UNetConfig& c, ParamBinder& b, const std::string& p,
+std::vector<int64_t> build_encoder(const UNetConfig& c, ParamSource& b, const std::string& p,
                                    std::vector<UNetBlock>& input_blocks, UNetBlock& middle,
                                    int64_t& ch_out, int& ds_out) {
   const int64_t te = c.time_embed_dim(), mc = c.model_channels, g = c.norm_groups;
@@ -180,7 +180,7 @@ std::vector<int64_t> build_encoder(const UNetConfig& c, ParamBinder& b, const st
 
 }  // namespace
 
-UNet UNet::build(const UNetConfig& c, ParamBinder& b, const std::string& p) {
+UNet UNet::build(const UNetConfig& c, ParamSource& b, const std::string& p) {
   check_unet_config(c, p);
   UNet m;
   m.cfg = c;
@@ -214,7 +214,7 @@ UNet UNet::build(const UNetConfig& c, ParamBinder& b, const std::string& p) {
   return m;
 }
 
-ControlNet ControlNet::build(const UNetConfig& c, ParamBinder& b, const std::string& p) {
+ControlNet ControlNet::build(const UNetConfig& c, ParamSource& b, const std::string& p) {
   check_unet_config(c, p);
   if (c.hint_block_strides.size() != c.hint_block_channels.size() + 1)
     throw std::invalid_argument(p + ": hint_block_strides needs one stride per hint conv (" +
@@ -239,7 +239,7 @@ ControlNet ControlNet::build(const UNetConfig& c, ParamBinder& b, const std::str
   return m;
 }
 
-ClipText ClipText::build(const ClipTextConfig& c, ParamBinder& b, const std::string& p) {
+ClipText ClipText::build(const ClipTextConfig& c, ParamSource& b, const std::string& p) {
   if (c.width % c.heads != 0)
     throw std::invalid_argument(p + ": width " + std::to_string(c.width) +
                                 " is not divisible by heads " + std::to_string(c.heads));
@@ -269,7 +269,7 @@ ClipText ClipText::build(const ClipTextConfig& c, ParamBinder& b, const std::str
 
 namespace {
 
-VaeResBlock make_vae_block(ParamBinder& b, const std::string& p, int64_t in, int64_t out,
+VaeResBlock make_vae_block(ParamSource& b, const std::string& p, int64_t in, int64_t out,
                            int64_t groups) {
   check_groups(in, groups, p);
   check_groups(out, groups, p);
@@ -282,7 +282,7 @@ VaeResBlock make_vae_block(ParamBinder& b, const std::string& p, int64_t in, int
   return r;
 }
 
-VaeAttention make_vae_attn(ParamBinder& b, const std::string& p, int64_t ch, int64_t groups) {
+VaeAttention make_vae_attn(ParamSource& b, const std::string& p, int64_t ch, int64_t groups) {
   check_groups(ch, groups, p);
   VaeAttention a;
   a.norm = make_norm(b, p + ".norm", ch, groups, 1e-6);
@@ -302,7 +302,7 @@ bool has_attn(const VaeConfig& c, int res) {
 }  // namespace
 
 // ldm diffusionmodules.model.Decoder + AutoencoderKL.post_quant_conv.
-VaeDecoder VaeDecoder::build(const VaeConfig& c, ParamBinder& b, const std::string& p) {
+VaeDecoder VaeDecoder::build(const VaeConfig& c, ParamSource& b, const std::string& p) {
   VaeDecoder m;
   m.cfg = c;
   const int n = int(c.ch_mult.size());
@@ -335,7 +335,7 @@ VaeDecoder VaeDecoder::build(const VaeConfig& c, ParamBinder& b, const std::stri
 }
 
 // ldm diffusionmodules.model.Encoder + AutoencoderKL.quant_conv.
-VaeEncoder VaeEncoder::build(const VaeConfig& c, ParamBinder& b, const std::string& p) {
+VaeEncoder VaeEncoder::build(const VaeConfig& c, ParamSource& b, const std::string& p) {
   VaeEncoder m;
   m.cfg = c;
   const int n = int(c.ch_mult.size());
@@ -369,13 +369,13 @@ VaeEncoder VaeEncoder::build(const VaeConfig& c, ParamBinder& b, const std::stri
   return m;
 }
 
-ClassEmbed ClassEmbed::build(int classes, int dim, ParamBinder& b, const std::string& p) {
+ClassEmbed ClassEmbed::build(int classes, int dim, ParamSource& b, const std::string& p) {
   ClassEmbed m;
   m.embedding = b.param(p + "embedding.weight", {classes, dim}, Init::Embedding);
   return m;
 }
 
-ScheduleBuffers ScheduleBuffers::build(const ScheduleConfig& c, ParamBinder& b) {
+ScheduleBuffers ScheduleBuffers::build(const ScheduleConfig& c, ParamSource& b) {
   ScheduleBuffers s;
   const int64_t T = c.timesteps;
   for (const char* name :
@@ -388,7 +388,7 @@ ScheduleBuffers ScheduleBuffers::build(const ScheduleConfig& c, ParamBinder& b) 
   return s;
 }
 
-ControlLDM ControlLDM::build(const ModelConfig& cfg, ParamBinder& b) {
+ControlLDM ControlLDM::build(const ModelConfig& cfg, ParamSource& b) {
   ControlLDM m;
   m.cfg = cfg;
   if (cfg.has_unet) m.unet = UNet::build(cfg.unet, b, prefix::unet);

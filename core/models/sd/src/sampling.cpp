@@ -1,5 +1,6 @@
 // Schedulers, the guided ControlNet denoiser and the text-to-image pipeline.
 #include <difss/sd/pipeline.hpp>
+#include <difss/weights/load.hpp>
 #include <difss/sd/sampling.hpp>
 
 #include <ATen/ATen.h>
@@ -358,7 +359,7 @@ at::Tensor ControlNetPipeline::generate(const GenerateRequest& r, const StepFn& 
   const at::Tensor cond = text_context(r.prompt);
   const at::Tensor uncond = r.guidance.scale == 1.0 ? cond : text_context(r.negative_prompt);
   // Keep only the stage that runs resident (mapped float32 weights; a no-op otherwise).
-  release_mapped_pages(model_.text_weights);
+  weights::release_mapped_pages(model_.text_weights);
   c10::InferenceMode guard;
   const c10::Device dev = m.unet->time1.w.device();
   ControlledDenoiser den(*m.unet, *m.control);
@@ -391,14 +392,14 @@ at::Tensor ControlNetPipeline::generate(const GenerateRequest& r, const StepFn& 
       if (on_step) on_step(bi * steps + done, n_batches * steps);
     };
     at::Tensor z = run_sampler(r.sampler, schedule_, at::cat(x0, 0).to(dev), eps, noise, step);
-    release_mapped_pages(model_.denoiser_weights);
+    weights::release_mapped_pages(model_.denoiser_weights);
     for (int k = k0; k < k1; ++k) {  // decode one image at a time (memory at 512x512)
       at::Tensor img = vae_decode(*m.vae_decoder, z.slice(0, k - k0, k - k0 + 1));
       // (x * 127.5 + 127.5).clip(0, 255).astype(uint8): truncation, as numpy does
       img = (img.permute({0, 2, 3, 1}) * 127.5 + 127.5).clamp(0, 255).to(at::kCPU).to(at::kByte);
       images[k].copy_(img[0]);
     }
-    release_mapped_pages(model_.vae_weights);
+    weights::release_mapped_pages(model_.vae_weights);
   }
   return images;
 }

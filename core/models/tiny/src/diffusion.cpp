@@ -5,7 +5,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <c10/core/InferenceMode.h>
 
-#include <difss/sd/binder.hpp>
+#include <difss/sd/param_source.hpp>
+#include <difss/weights/bind.hpp>
 #include <difss/weights/load.hpp>
 
 #include <nlohmann/json.hpp>
@@ -93,10 +94,12 @@ TinyDiffusion load_tiny_diffusion(const std::string& path) {
   if (out.resolution < f || out.resolution % f != 0 || out.resolution > 1024)
     throw std::runtime_error(path + ": bad " + kMetaResolution + " " + std::to_string(out.resolution));
   c10::InferenceMode guard;
-  sd::ParamBinder b = sd::ParamBinder::loading([&](const std::string& k) { return sd.find(k); }, at::kFloat,
-                                               c10::Device(c10::kCPU));
-  out.model = sd::ControlLDM::build(cfg, b);
-  b.finish(path);
+  weights::BindOptions bo;
+  bo.allow_unused = true;  // extra keys (position_ids, ...) are not this loader's concern
+  weights::Binder binder(sd, bo);
+  sd::ParamSource source = sd::ParamSource::loading(binder, at::kFloat);
+  out.model = sd::ControlLDM::build(cfg, source);
+  binder.finish();
   out.schedule = out.model.schedule.alphas_cumprod.defined()
                      ? sd::NoiseSchedule::from_alphas_cumprod(out.model.schedule.alphas_cumprod)
                      : sd::NoiseSchedule::linear(cfg.schedule);

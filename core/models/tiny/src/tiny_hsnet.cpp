@@ -7,7 +7,6 @@
 
 #include <difss/fss/backbone.hpp>
 #include <difss/fss/checkpoint.hpp>
-#include <difss/fss/state_dict.hpp>
 #include <difss/weights/load.hpp>
 
 #include <nlohmann/json.hpp>
@@ -96,15 +95,7 @@ TinyFss load_tiny_fss(const std::string& path) {
     throw std::runtime_error(path + ": " + e.what());
   }
   auto net = make_tiny_hsnet(out.config);
-  fss::StateDict plain;
-  for (const auto& item : sd) plain[item.name] = item.tensor;
-  fss::LoadOptions lo;
-  lo.strip_prefixes.clear();
-  try {
-    fss::assign_state_dict(net->named_tensors(), plain, lo, path);
-  } catch (const std::invalid_argument& e) {
-    throw std::runtime_error(e.what());
-  }
+  weights::bind_state_dict(sd, fss::slots_of(net->named_tensors()), fss::bind_options({}, {}));
   out.engine = std::make_unique<fss::HSNetEngine>(std::move(net), out.config.image_size);
   return out;
 }

@@ -3,6 +3,8 @@
 #include <difss/condition/checkpoint.hpp>
 #include <difss/condition/tensor_mat.hpp>
 #include <difss/sdk/error.hpp>
+#include <difss/weights/bind.hpp>
+#include <difss/weights/error.hpp>
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -29,7 +31,7 @@ int64_t dim_of(const weights::StateDict& sd, const std::string& name, int d) {
 }  // namespace
 
 ControlNetHed::ControlNetHed(const weights::StateDict& sd) {
-  std::vector<weights::ParamSlot> slots;
+  std::vector<weights::Slot> slots;
   slots.push_back({"norm", &norm_, {1, 3, 1, 1}});
   int64_t in = 3;
   for (int b = 0; b < 5; ++b) {
@@ -51,7 +53,11 @@ ControlNetHed::ControlNetHed(const weights::StateDict& sd) {
     slots.push_back({key(b + 1, "projection.bias"), &blk.projection.bias, {1}});
     in = c;
   }
-  condition::assign_checked(sd, slots, "ControlNetHED");
+  try {  // every key, shape and dtype checked at once; float tensors become fp32
+    weights::bind_state_dict(sd, slots);
+  } catch (const weights::WeightError& e) {
+    throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, "ControlNetHED: " + std::string(e.what()));
+  }
 }
 
 ControlNetHed ControlNetHed::from_file(const std::filesystem::path& file) {

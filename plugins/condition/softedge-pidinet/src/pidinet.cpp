@@ -3,6 +3,8 @@
 #include <difss/condition/checkpoint.hpp>
 #include <difss/condition/tensor_mat.hpp>
 #include <difss/sdk/error.hpp>
+#include <difss/weights/bind.hpp>
+#include <difss/weights/error.hpp>
 
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
@@ -67,7 +69,7 @@ PiDiNet::PiDiNet(const weights::StateDict& raw) {
   const int64_t C = width_, D = dil_;
 
   // Raw (unconverted) weights land here first; every key and shape is checked at once.
-  std::vector<weights::ParamSlot> slots;
+  std::vector<weights::Slot> slots;
   at::Tensor init_raw;
   slots.push_back({"init_block.weight", &init_raw, {C, 3, 3, 3}});
   blocks_.resize(15);
@@ -108,7 +110,11 @@ PiDiNet::PiDiNet(const weights::StateDict& raw) {
   }
   slots.push_back({"classifier.weight", &classifier_w_, {1, 4, 1, 1}});
   slots.push_back({"classifier.bias", &classifier_b_, {1}});
-  condition::assign_checked(sd, slots, "PiDiNet");
+  try {  // every key, shape and dtype checked at once; float tensors become fp32
+    weights::bind_state_dict(sd, slots);
+  } catch (const weights::WeightError& e) {
+    throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, "PiDiNet: " + std::string(e.what()));
+  }
 
   c10::InferenceMode guard;
   init_w_ = convert_pdc(carv4(0), init_raw);

@@ -7,6 +7,8 @@
 #include <difss/fss/checkpoint.hpp>
 #include <difss/fss/hsnet.hpp>
 #include <difss/fss/image_prep.hpp>
+#include <difss/weights/error.hpp>
+#include <difss/weights/load.hpp>
 
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
@@ -27,7 +29,7 @@ double max_abs(const at::Tensor& t) { return t.abs().max().item<double>(); }
 
 void check_parity(int64_t S, int64_t H, int64_t W) {
   c10::InferenceMode guard;
-  fss::StateDict ref = fss::read_safetensors((data_dir() / ("hsnet_r50_parity_S" + std::to_string(S) + ".safetensors")).string());
+  weights::StateDict ref = weights::load_safetensors(data_dir() / ("hsnet_r50_parity_S" + std::to_string(S) + ".safetensors"));
   fss::HSNet net("resnet50");
   fss::deterministic_init(net.named_tensors());
   const int64_t K = 5;
@@ -98,7 +100,7 @@ TEST_CASE("The official HSNet state dict keys map 1:1 onto the model", "[hsnet][
       auto ours = fss::shapes_of(net.named_tensors());
       const auto unused = net.unused_prefixes();
       size_t matched = 0, ignored = 0;
-      fss::StateDict sd;
+      weights::StateDict sd("official-layout");
       for (auto it = j[bb].begin(); it != j[bb].end(); ++it) {
         std::string key = it.key();
         REQUIRE(key.rfind("module.", 0) == 0);
@@ -116,17 +118,15 @@ TEST_CASE("The official HSNet state dict keys map 1:1 onto the model", "[hsnet][
           ++matched;
         }
         // A zero-cost stand-in for the checkpoint tensor (expanded scalar).
-        sd[key] = shape.empty() ? at::zeros({}) : at::zeros({1}).expand(shape);
+        sd.insert(key, shape.empty() ? at::zeros({}) : at::zeros({1}).expand(shape));
       }
       CHECK(matched == ours.size());
       WARN(bb << ": " << matched << " official keys mapped onto the model, " << ignored
               << " ignored (classifier head, num_batches_tracked)");
       // And the loader accepts exactly that layout.
-      fss::LoadOptions opt;
-      opt.ignore_prefixes = unused;
-      auto rep = fss::assign_state_dict(net.named_tensors(), sd, opt, "official-layout");
+      auto rep = weights::bind_state_dict(sd, fss::slots_of(net.named_tensors()), fss::bind_options(unused));
       CHECK(rep.ok());
-      CHECK(rep.loaded.size() == matched);
+      CHECK(rep.bound.size() == matched);
       CHECK(rep.ignored.size() == ignored);
     }
   }
@@ -134,16 +134,14 @@ TEST_CASE("The official HSNet state dict keys map 1:1 onto the model", "[hsnet][
 
 TEST_CASE("A state dict with a wrong shape or a missing key is refused, naming the key", "[hsnet][keys]") {
   fss::HSNet net("resnet50");
-  fss::StateDict sd;
-  for (auto& nt : net.named_tensors()) sd["module." + nt.name] = at::zeros_like(*nt.tensor);
-  sd["module.hpn_learner.decoder2.2.weight"] = at::zeros({3, 64, 3, 3});
+  weights::StateDict sd("bad.pt");
+  for (auto& nt : net.named_tensors()) sd.insert("module." + nt.name, at::zeros_like(*nt.tensor));
+  sd.insert("module.hpn_learner.decoder2.2.weight", at::zeros({3, 64, 3, 3}));
   sd.erase("module.backbone.layer3.2.bn2.running_var");
-  fss::LoadOptions opt;
-  opt.ignore_prefixes = net.unused_prefixes();
   try {
-    fss::assign_state_dict(net.named_tensors(), sd, opt, "bad.pt");
+    weights::bind_state_dict(sd, fss::slots_of(net.named_tensors()), fss::bind_options(net.unused_prefixes()));
     FAIL("no exception");
-  } catch (const std::invalid_argument& e) {
+  } catch (const weights::WeightError& e) {
     std::string msg = e.what();
     CHECK(msg.find("bad.pt") != std::string::npos);
     CHECK(msg.find("backbone.layer3.2.bn2.running_var") != std::string::npos);
@@ -152,7 +150,7 @@ TEST_CASE("A state dict with a wrong shape or a missing key is refused, naming t
 }
 
 TEST_CASE("Image preparation matches PIL's bilinear resize within one grey level", "[hsnet][prep]") {
-  fss::StateDict ref = fss::read_safetensors((data_dir() / "pil_resize_ref.safetensors").string());
+  weights::StateDict ref = weights::load_safetensors(data_dir() / "pil_resize_ref.safetensors");
   at::Tensor src = test::test_image(400, 0);
   at::Tensor down = fss::resize_image_u8(src, 101, 137);
   at::Tensor up = fss::resize_image_u8(src.narrow(0, 0, 60).narrow(1, 0, 80), 75, 97);

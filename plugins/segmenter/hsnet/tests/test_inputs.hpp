@@ -3,19 +3,13 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <difss/fss/named_tensors.hpp>
 
 #include <cstdint>
 
 namespace difss::test {
 
-inline uint32_t lowbias32(uint32_t x) {
-  x ^= x >> 16;
-  x *= 0x7feb352du;
-  x ^= x >> 15;
-  x *= 0x846ca68bu;
-  x ^= x >> 16;
-  return x;
-}
+using fss::lowbias32;
 
 struct Ellipse {
   int64_t cy, cx, ry, rx;

@@ -5,7 +5,7 @@
 #include "shared_data.hpp"
 #include "test_inputs.hpp"
 
-#include <difss/fss/checkpoint.hpp>
+#include <difss/weights/load.hpp>
 
 #include "../src/torchscript_segmenter.hpp"
 
@@ -34,7 +34,7 @@ TEST_CASE("TorchScript adapter reproduces the traced module's Python output", "[
   auto out = call.run(*seg, test::test_image(64, 0), {test::test_image(64, 1), test::test_image(64, 2)},
                       {test::ellipse_mask(64, 1), test::ellipse_mask(64, 2)});
   at::Tensor prob = test::as_at(out.prob), mask = test::as_at(out.mask);
-  at::Tensor ref = fss::read_safetensors(data("tiny_proto_k2_s64_ref.safetensors")).at("prob");
+  at::Tensor ref = weights::load_safetensors(data("tiny_proto_k2_s64_ref.safetensors")).at("prob");
   REQUIRE(prob.sizes() == ref.sizes());
   const double diff = (prob - ref).abs().max().item<double>();
   WARN("TorchScript adapter vs Python: max |prob diff| " << diff);
@@ -53,7 +53,7 @@ TEST_CASE("TorchScript adapter: letterbox resizing (BAM/HDMNet's evaluation Resi
   // Square inputs of size S: no padding, so exactly the stretch result (= the Python reference).
   auto sq = call.run(*lb, test::test_image(64, 0), {test::test_image(64, 1), test::test_image(64, 2)},
                      {test::ellipse_mask(64, 1), test::ellipse_mask(64, 2)});
-  at::Tensor ref = fss::read_safetensors(data("tiny_proto_k2_s64_ref.safetensors")).at("prob");
+  at::Tensor ref = weights::load_safetensors(data("tiny_proto_k2_s64_ref.safetensors")).at("prob");
   CHECK((test::as_at(sq.prob) - ref).abs().max().item<double>() < 1e-5);
   // A wide query (40 x 100 -> 24 x 64 on the canvas, rounded down to multiples of 8): output at
   // the query's size; the padded support rows are ignored (not foreground).

@@ -19,6 +19,9 @@ enum class MemoryMode {
          // tensors; no copy at all. Storages that are misaligned for their dtype (possible in
          // legacy files) and bool storages are copied. The file must not be truncated or
          // rewritten in place while such tensors live (that would be SIGBUS, as with any mmap).
+  MapReadOnly,  // as Map, but the pages are read-only (writing through a tensor faults). For
+                // models that never write their weights: the resident pages of such tensors can
+                // be given back with release_mapped_pages() at any time.
 };
 
 struct LoadOptions {
@@ -49,5 +52,13 @@ StateDict load_from_memory(const void* data, std::size_t size, const std::string
 
 // Names, dtypes, shapes and extras without reading any tensor data.
 CheckpointIndex inspect(const std::filesystem::path& file, const LoadOptions& options = {});
+
+// Drops the resident pages of a tensor that is a view of a file loaded with
+// MemoryMode::MapReadOnly (whole pages inside its extent); the pages come back from the page
+// cache on the next touch. Returns false, doing nothing, for any other tensor. Lets a pipeline
+// keep only the stage it runs resident, and a loader give back the pages of a stored tensor
+// once it has been converted.
+bool release_mapped_pages(const at::Tensor& tensor);
+void release_mapped_pages(const std::vector<at::Tensor>& tensors);
 
 }  // namespace difss::weights

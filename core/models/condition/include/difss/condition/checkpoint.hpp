@@ -1,15 +1,12 @@
-// Checkpoint handling shared by the LibTorch annotators (HED, PiDiNet): where the file is, loading
-// it through difss_weights, and copying it into a model's tensors with every key and shape
-// checked. Errors become difss::sdk::Error with a status (NOT_FOUND, IO, INVALID_ARGUMENT) and a
-// message naming the file and the key.
+// Checkpoint files of the LibTorch annotators (HED, PiDiNet): where the file is, and loading it
+// through difss_weights. Errors become difss::sdk::Error with a status (NOT_FOUND, IO) and a
+// message naming the file. Binding the tensors to a model is difss::weights::bind_state_dict.
 #pragma once
 
-#include <difss/weights/assign.hpp>
 #include <difss/weights/state_dict.hpp>
 
 #include <filesystem>
 #include <string>
-#include <vector>
 
 namespace difss::condition {
 
@@ -22,11 +19,5 @@ std::filesystem::path resolve_checkpoint(const std::string& param, const std::st
 
 // difss::weights::load with its WeightError turned into sdk::Error(IO).
 weights::StateDict load_checkpoint(const std::filesystem::path& file);
-
-// difss::weights::assign (float tensors converted to fp32; missing, unexpected and mis-shaped keys
-// all reported at once) with WeightError turned into sdk::Error(INVALID_ARGUMENT) prefixed by
-// `what` (e.g. "ControlNetHED").
-void assign_checked(const weights::StateDict& sd, const std::vector<weights::ParamSlot>& slots,
-                    const std::string& what);
 
 }  // namespace difss::condition

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include <difss/fss/state_dict.hpp>
+#include <difss/fss/named_tensors.hpp>
 
 namespace difss::fss {
 
@@ -64,7 +64,7 @@ struct ResNetConfig {
 };
 
 // Weights are allocated (zeros; BatchNorm scales and variances ones) with their final shapes;
-// load them with assign_state_dict or deterministic_init.
+// load them with load_into (fss/checkpoint.hpp) or deterministic_init.
 std::unique_ptr<Backbone> make_resnet(const ResNetConfig& config);
 std::unique_ptr<Backbone> make_vgg16();
 // "resnet18", "resnet34", "resnet50", "resnet101" or "vgg16"; throws std::invalid_argument otherwise.

@@ -1,21 +1,28 @@
-// Reading a checkpoint file into a StateDict.
-//
-// Goes through the core weight readers (difss_weights: torch.save zip and legacy files,
-// .safetensors) when the build has them; otherwise only .safetensors is readable, with the small
-// reader below. Errors are std::invalid_argument naming the file and the problem.
+// Loading a checkpoint file into an FSS model's named tensors: read by difss_weights (torch.save
+// zip and legacy files, .safetensors), bound by difss::weights::Binder (keys, shapes, dtypes
+// checked; a report of bound / missing / unused / ignored names).
 #pragma once
 
-#include <map>
 #include <string>
+#include <vector>
 
-#include <difss/fss/state_dict.hpp>
+#include <difss/fss/named_tensors.hpp>
+#include <difss/weights/bind.hpp>
 
 namespace difss::fss {
 
-StateDict load_state_dict_file(const std::string& path);
+// The model's tensors as binding slots. Tensors whose names do not start with `required_prefix`
+// are optional: loaded when the checkpoint has them, not missing when it has not.
+std::vector<weights::Slot> slots_of(const std::vector<NamedTensor>& model, const std::string& required_prefix = "");
 
-// The built-in .safetensors reader (F32, F16, BF16, F64, I64, I32, U8, BOOL), also used by the
-// tests to read reference data. `metadata` receives "__metadata__" when not null.
-StateDict read_safetensors(const std::string& path, std::map<std::string, std::string>* metadata = nullptr);
+// Key rules of the official FSS checkpoints: DataParallel's "module." stripped, BatchNorm's
+// num_batches_tracked counters and `ignore_prefixes` (heads the model does not have) ignored.
+weights::BindOptions bind_options(std::vector<std::string> ignore_prefixes,
+                                  std::vector<std::string> strip_prefixes = {"module."});
+
+// Reads `path` and binds it to `model`. Throws std::invalid_argument (the plugins' "bad
+// parameter" error) naming the file and every missing, unused or mismatched key.
+weights::BindReport load_into(const std::vector<NamedTensor>& model, const std::string& path,
+                              const weights::BindOptions& options, const std::string& required_prefix = "");
 
 }  // namespace difss::fss

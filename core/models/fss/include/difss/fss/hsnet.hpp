@@ -18,7 +18,7 @@
 #include <vector>
 
 #include <difss/fss/backbone.hpp>
-#include <difss/fss/state_dict.hpp>
+#include <difss/fss/named_tensors.hpp>
 
 namespace difss::fss {
 

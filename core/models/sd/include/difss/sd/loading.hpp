@@ -12,10 +12,11 @@
 // Tolerated and ignored: model_ema.*, cond_stage_model.transformer.text_model.embeddings.position_ids,
 // the older CLIP layout without "text_model." (renamed), any other key is reported as unused.
 //
-// Memory: the files are mapped, not read. float32 weights used on the CPU in float32 are views of
-// the mapping (no copy at all); weights that are converted (fp16 -> fp32, fp32 -> bf16, to CUDA)
-// are copied one tensor at a time and the mapped pages of the source are dropped right after,
-// so the peak stays near the size of the model in its compute precision.
+// Memory: the files are mapped read-only by difss_weights (MemoryMode::MapReadOnly), not read.
+// float32 weights used on the CPU in float32 are views of the mapping (no copy at all); weights
+// that are converted (fp16 -> fp32, fp32 -> bf16, to CUDA) are copied one tensor at a time by
+// difss::weights::Binder and the mapped pages of the source are dropped right after, so the peak
+// stays near the size of the model in its compute precision.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -54,20 +55,18 @@ struct LoadReport {
 struct LoadedModel {
   ControlLDM model;
   LoadReport report;
-  // The weights of each stage (references, not copies), for release_mapped_pages().
+  // The weights of each stage (references, not copies), for difss::weights::release_mapped_pages:
+  // it drops the resident pages of the weights that are views of a mapped checkpoint (float32 on
+  // the CPU); the pages stay in the page cache and come back on first use (minor faults), so a
+  // pipeline can keep only the stage it runs resident: the peak memory of a 512x512 sampling is
+  // then the UNet + ControlNet, not the whole file plus the VAE's activations.
   std::vector<at::Tensor> denoiser_weights, text_weights, vae_weights;
 };
 
-// Drops the resident pages of weights that are views of a mapped checkpoint (float32 on the CPU);
-// a no-op for any other tensor. The pages stay in the page cache and come back on first use
-// (minor faults), so a pipeline can keep only the stage it runs resident: the peak memory of a
-// 512x512 sampling is then the UNet + ControlNet, not the whole file plus the VAE's activations.
-void release_mapped_pages(const std::vector<at::Tensor>& weights);
-
 // Builds the model the checkpoint(s) describe (safetensors metadata "difss.sd.config" when
 // present, otherwise inferred from the tensor shapes with SD1.5's non-shape settings) and
-// fills it. Throws std::runtime_error naming the file and the keys for missing files, missing
-// parameters or shape mismatches.
+// fills it. Throws std::runtime_error (difss::weights::WeightError for file and key problems)
+// naming the file and the keys for missing files, missing parameters or shape mismatches.
 LoadedModel load_control_ldm(const CheckpointSpec& spec, const LoadOptions& options);
 
 // The architecture implied by canonical key -> shape (plus optional metadata).

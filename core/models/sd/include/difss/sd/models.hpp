@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include <difss/sd/binder.hpp>
+#include <difss/sd/param_source.hpp>
 #include <difss/sd/config.hpp>
 
 namespace difss::sd {
@@ -82,7 +82,7 @@ struct UNet {
   std::vector<UNetBlock> output_blocks;
   Norm out_norm;
   Conv out_conv;
-  static UNet build(const UNetConfig& cfg, ParamBinder& b, const std::string& prefix);
+  static UNet build(const UNetConfig& cfg, ParamSource& b, const std::string& prefix);
 };
 
 struct ControlNet {
@@ -93,7 +93,7 @@ struct ControlNet {
   std::vector<Conv> zero_convs;
   UNetBlock middle;
   Conv middle_out;
-  static ControlNet build(const UNetConfig& cfg, ParamBinder& b, const std::string& prefix);
+  static ControlNet build(const UNetConfig& cfg, ParamSource& b, const std::string& prefix);
 };
 
 struct ClipText {
@@ -105,7 +105,7 @@ struct ClipText {
   };
   std::vector<Layer> layers;
   Norm final_ln;
-  static ClipText build(const ClipTextConfig& cfg, ParamBinder& b, const std::string& prefix);
+  static ClipText build(const ClipTextConfig& cfg, ParamSource& b, const std::string& prefix);
 };
 
 struct VaeResBlock {  // ldm diffusionmodules.model.ResnetBlock (temb_channels = 0)
@@ -130,7 +130,7 @@ struct VaeDecoder {
   std::vector<VaeLevel> up;  // index = level (as stored), run from the last to the first
   Norm norm_out;
   Conv conv_out;
-  static VaeDecoder build(const VaeConfig& cfg, ParamBinder& b, const std::string& prefix);
+  static VaeDecoder build(const VaeConfig& cfg, ParamSource& b, const std::string& prefix);
 };
 struct VaeEncoder {
   VaeConfig cfg;
@@ -140,18 +140,18 @@ struct VaeEncoder {
   VaeAttention mid_attn;
   Norm norm_out;
   Conv conv_out;
-  static VaeEncoder build(const VaeConfig& cfg, ParamBinder& b, const std::string& prefix);
+  static VaeEncoder build(const VaeConfig& cfg, ParamSource& b, const std::string& prefix);
 };
 
 struct ClassEmbed {  // ldm ClassEmbedder: context [B, 1, dim] from a class id
   at::Tensor embedding;  // [classes, dim]
-  static ClassEmbed build(int classes, int dim, ParamBinder& b, const std::string& prefix);
+  static ClassEmbed build(int classes, int dim, ParamSource& b, const std::string& prefix);
 };
 
 // The DDPM buffers stored in ldm checkpoints (betas, alphas_cumprod, ...): optional.
 struct ScheduleBuffers {
   at::Tensor alphas_cumprod;  // float32 [T] when the checkpoint has it
-  static ScheduleBuffers build(const ScheduleConfig& cfg, ParamBinder& b);
+  static ScheduleBuffers build(const ScheduleConfig& cfg, ParamSource& b);
 };
 
 // A whole cldm ControlLDM (the parts `cfg` enables).
@@ -164,7 +164,7 @@ struct ControlLDM {
   std::optional<VaeEncoder> vae_encoder;
   std::optional<ClassEmbed> class_embed;
   ScheduleBuffers schedule;
-  static ControlLDM build(const ModelConfig& cfg, ParamBinder& b);
+  static ControlLDM build(const ModelConfig& cfg, ParamSource& b);
 };
 
 // ---- forwards ----------------------------------------------------------------------------------

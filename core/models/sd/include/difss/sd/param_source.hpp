@@ -1,11 +1,10 @@
-// ParamBinder: the one construction path that both describes a model's parameters and fills
-// them. Model builders (models.hpp) ask the binder for every tensor by its checkpoint name and
-// shape; the binder then
+// ParamSource: where the model builders (models.hpp) get their tensors. Every builder asks for
+// each tensor by its checkpoint name and shape, so one construction path serves three uses:
 //   - Shapes: only records (name, shape) and returns undefined tensors: the full-size parameter
 //             table without allocating anything (the key-layout test uses it);
-//   - Load:   takes the tensor from a lookup (a checkpoint), checks the shape, converts it to the
-//             compute dtype / device (fp16/bf16-stored weights are upcast) and records what was
-//             used; problems are collected and raised together by finish();
+//   - Load:   hands each request to a difss::weights::Binder, which finds the checkpoint tensor,
+//             checks its shape and dtype, converts it (compute dtype and device; fp16/bf16-stored
+//             weights are upcast) and reports missing / unused / mismatched keys;
 //   - Random: draws a deterministic random tensor (bench, tests, the random checkpoint writer).
 #pragma once
 
@@ -14,10 +13,14 @@
 #include <c10/core/ScalarType.h>
 
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
+
+namespace difss::weights {
+class Binder;
+}
 
 namespace difss::sd {
 
@@ -30,18 +33,15 @@ struct ParamSpec {
   bool optional = false;  // buffers such as the DDPM schedule: used when present
 };
 
-class ParamBinder {
+class ParamSource {
  public:
   enum class Mode { Shapes, Load, Random };
-  // Finds a checkpoint tensor by its canonical name (nullptr when absent).
-  using Lookup = std::function<const at::Tensor*(const std::string&)>;
-  // Called once a tensor has been converted (copied), so the source may drop its pages.
-  using Release = std::function<void(const std::string&)>;
 
-  static ParamBinder shapes();
-  static ParamBinder loading(Lookup lookup, at::ScalarType dtype, c10::Device device,
-                             Release release = {});
-  static ParamBinder random(uint64_t seed, at::ScalarType dtype, c10::Device device);
+  static ParamSource shapes();
+  // Tensors come from `binder` (which must outlive the source) in the compute precision `dtype`
+  // on the binder's device. The caller calls binder.finish() once the model is built.
+  static ParamSource loading(weights::Binder& binder, at::ScalarType dtype);
+  static ParamSource random(uint64_t seed, at::ScalarType dtype, c10::Device device);
 
   // A parameter (required). Norm parameters (Init::NormWeight/NormBias) stay float32 in any
   // precision: normalisation runs in float32.
@@ -51,25 +51,19 @@ class ParamBinder {
   at::Tensor buffer(const std::string& name, std::vector<int64_t> shape);
 
   Mode mode() const { return mode_; }
-  at::ScalarType dtype() const { return dtype_; }
-  c10::Device device() const { return device_; }
   const std::vector<ParamSpec>& specs() const { return specs_; }
-  // Every named tensor the binder produced (Load and Random modes), in build order.
+  // Every named tensor the source produced (Load and Random modes), in build order.
   const std::vector<std::pair<std::string, at::Tensor>>& produced() const { return produced_; }
-  // Throws std::runtime_error listing every missing key and shape mismatch (Load mode).
-  void finish(const std::string& source_name) const;
 
  private:
-  ParamBinder() = default;
+  ParamSource() = default;
   Mode mode_ = Mode::Shapes;
   at::ScalarType dtype_ = at::kFloat;
   c10::Device device_ = c10::Device(c10::kCPU);
-  Lookup lookup_;
-  Release release_;
+  weights::Binder* binder_ = nullptr;
   std::shared_ptr<void> generator_;  // at::Generator, type-erased to keep this header light
   std::vector<ParamSpec> specs_;
   std::vector<std::pair<std::string, at::Tensor>> produced_;
-  std::vector<std::string> missing_, mismatched_;
 };
 
 }  // namespace difss::sd
