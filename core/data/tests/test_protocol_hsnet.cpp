@@ -70,7 +70,7 @@ TEST_CASE("HSNet test episodes equal the official sequences (PASCAL-5i, COCO-20i
     if (entry.path().extension() == ".json") files.push_back(entry.path());
   std::sort(files.begin(), files.end());
   // PASCAL folds 0-3, COCO folds 0-3, FSS-1000 test; 1- and 5-shot each.
-  REQUIRE(files.size() == 11);  // COCO folds 1-3 being dumped
+  REQUIRE(files.size() == 18);
   for (const auto& f : files) check_reference(f);
 }
 
