@@ -188,6 +188,10 @@ void PythonRandom::seed_int(std::int64_t seed) {
   mt_.init_by_array(words);
 }
 
+void PythonRandom::seed_uint64(std::uint64_t seed) {
+  seed_words({static_cast<std::uint32_t>(seed), static_cast<std::uint32_t>(seed >> 32)});
+}
+
 void PythonRandom::seed_words(const std::vector<std::uint32_t>& words) {
   // CPython uses exactly as many words as the number has significant bits (at least one).
   std::vector<std::uint32_t> key = words;
@@ -277,6 +281,50 @@ std::vector<std::size_t> PythonRandom::sample_indices(std::size_t n, std::size_t
     }
   }
   return result;
+}
+
+// ---- torch ------------------------------------------------------------------------------
+
+std::uint64_t TorchCpuGenerator::random64() {
+  const std::uint64_t high = mt_.next_u32();
+  return (high << 32) | mt_.next_u32();
+}
+
+std::int64_t TorchCpuGenerator::random_int64() {
+  return static_cast<std::int64_t>(random64() % (std::uint64_t{1} << 63));
+}
+
+std::vector<std::uint32_t> torch_worker_numpy_seed(std::uint64_t base_seed, std::uint32_t worker_id) {
+  // A SeedSequence-style hash of (worker_id, base_seed low word, high word, 0), as torch writes it.
+  constexpr std::uint32_t kInitA = 0x43b0d7e5u, kMultA = 0x931e8875u, kInitB = 0x8b51f9ddu,
+                          kMultB = 0x58f38dedu, kMixL = 0xca01f9ddu, kMixR = 0x4973f715u;
+  std::uint32_t const_a = kInitA;
+  auto hash = [&](std::uint32_t v) {
+    v ^= const_a;
+    const_a *= kMultA;
+    v *= const_a;
+    return v ^ (v >> 16);
+  };
+  auto mix = [](std::uint32_t x, std::uint32_t y) {
+    const std::uint32_t r = kMixL * x - kMixR * y;
+    return r ^ (r >> 16);
+  };
+  const std::uint32_t entropy[4] = {worker_id, static_cast<std::uint32_t>(base_seed),
+                                    static_cast<std::uint32_t>(base_seed >> 32), 0};
+  std::uint32_t pool[4];
+  for (int i = 0; i < 4; ++i) pool[i] = hash(entropy[i]);
+  for (int src = 0; src < 4; ++src)
+    for (int dst = 0; dst < 4; ++dst)
+      if (src != dst) pool[dst] = mix(pool[dst], hash(pool[src]));
+  std::uint32_t const_b = kInitB;
+  std::vector<std::uint32_t> state(4);
+  for (int i = 0; i < 4; ++i) {
+    std::uint32_t v = pool[i] ^ const_b;
+    const_b *= kMultB;
+    v *= const_b;
+    state[i] = v ^ (v >> 16);
+  }
+  return state;
 }
 
 }  // namespace difss::data

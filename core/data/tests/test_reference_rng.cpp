@@ -162,3 +162,38 @@ TEST_CASE("Reference RNGs reject what the libraries reject", "[data][rng]") {
   CHECK_THROWS_AS(r.getrandbits(65), std::invalid_argument);
   CHECK_THROWS_WITH(r.choice_index(0), Catch::Contains("empty sequence"));
 }
+
+TEST_CASE("TorchCpuGenerator and DataLoader worker seeding reproduce torch 1.13", "[data][rng]") {
+  const json doc = read_reference("torch_dataloader.json");
+  for (const json& c : doc.at("base_seeds")) {
+    TorchCpuGenerator gen(c.at("seed").get<std::uint64_t>());
+    for (const json& v : c.at("out")) CHECK(gen.random_int64() == v.get<std::int64_t>());
+  }
+  for (const json& c : doc.at("generate_state"))
+    CHECK(torch_worker_numpy_seed(c.at("base_seed"), c.at("worker_id")) ==
+          c.at("out").get<std::vector<std::uint32_t>>());
+  // A DataLoader (shuffle=False, W workers) over a dataset whose item i draws
+  // [random.random(), random.randint(0, 10**6), np.random.randint(0, 10**6)], two epochs.
+  REQUIRE(doc.at("dataloader").size() == 2);
+  for (const json& c : doc["dataloader"]) {
+    const std::uint32_t workers = c.at("num_workers");
+    TorchCpuGenerator main_gen(c.at("torch_seed").get<std::uint64_t>());
+    for (const json& epoch : c.at("epochs")) {
+      const auto base = static_cast<std::uint64_t>(main_gen.random_int64());
+      std::vector<PythonRandom> py(workers);
+      std::vector<NumpyRandomState> np(workers);
+      for (std::uint32_t w = 0; w < workers; ++w) {
+        py[w].seed_uint64(base + w);
+        np[w].seed_array(torch_worker_numpy_seed(base, w));
+      }
+      REQUIRE(epoch.size() == 20);
+      for (std::size_t i = 0; i < epoch.size(); ++i) {
+        INFO("workers " << workers << ", item " << i);
+        const std::size_t w = i % workers;
+        CHECK(py[w].random() == epoch[i][0].get<double>());
+        CHECK(py[w].randint(0, 1000000) == epoch[i][1].get<std::int64_t>());
+        CHECK(np[w].randint(0, 1000000) == epoch[i][2].get<std::int64_t>());
+      }
+    }
+  }
+}

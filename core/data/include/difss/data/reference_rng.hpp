@@ -4,7 +4,9 @@
 //                     as numpy 1.24 implements it
 //   PythonRandom      CPython's random.Random (BAM / HDMNet / CyCTR's random.* calls), as
 //                     CPython 3.11 implements it
-// Both sit on the same MT19937 core. Verified against sequences produced by the real libraries
+//   TorchCpuGenerator torch's default CPU generator as far as DataLoaders draw from it (torch 1.13),
+//                     and torch_worker_numpy_seed: how DataLoader workers seed numpy
+// All sit on the same MT19937 core. Verified against sequences produced by the real libraries
 // (core/data/tests/data/reference_rng/README.md names the versions and calls).
 #pragma once
 
@@ -89,6 +91,7 @@ class PythonRandom {
   // first (at least one word), then init_by_array.
   explicit PythonRandom(std::int64_t seed = 0) { seed_int(seed); }
   void seed_int(std::int64_t seed);
+  void seed_uint64(std::uint64_t seed);
   // The same for an arbitrary-size |n| given as its 32-bit words, least significant first.
   void seed_words(const std::vector<std::uint32_t>& words);
 
@@ -132,5 +135,35 @@ class PythonRandom {
  private:
   Mt19937 mt_;
 };
+
+// torch's default CPU generator (at::CPUGeneratorImpl): MT19937 seeded by init_genrand with the
+// low 32 bits of torch.manual_seed's value. Only what data loading draws is replicated.
+//
+// A torch.utils.data.DataLoader draws `base_seed = torch.empty((), dtype=torch.int64).random_()`
+// (= random_int64()) from it at every iter(). With num_workers = W, batch i is made by worker
+// i % W, whose generators were seeded (torch 1.13 _worker_loop) with:
+//   random.seed(base_seed + w)        -> PythonRandom::seed_uint64(base_seed + w)
+//   torch.manual_seed(base_seed + w)  -> TorchCpuGenerator(base_seed + w)
+//   np.random.seed(_generate_state(base_seed, w)) -> seed_array(torch_worker_numpy_seed(...))
+// With num_workers = 0 the main process's generators are used directly.
+inline constexpr std::uint64_t kTorchDefaultSeed = 67280421310721ull;
+
+class TorchCpuGenerator {
+ public:
+  explicit TorchCpuGenerator(std::uint64_t seed = kTorchDefaultSeed) { manual_seed(seed); }
+  void manual_seed(std::uint64_t seed) { mt_.init_genrand(static_cast<std::uint32_t>(seed)); }
+  std::uint32_t random() { return mt_.next_u32(); }
+  // Two outputs, the first one in the high half.
+  std::uint64_t random64();
+  // tensor.random_() of an int64 scalar: random64() mod 2^63 (a DataLoader's base_seed).
+  std::int64_t random_int64();
+
+ private:
+  Mt19937 mt_;
+};
+
+// torch.utils.data._utils.worker._generate_state(base_seed, worker_id): the 4 words worker
+// `worker_id` seeds numpy's legacy generator with (init_by_array).
+std::vector<std::uint32_t> torch_worker_numpy_seed(std::uint64_t base_seed, std::uint32_t worker_id);
 
 }  // namespace difss::data
