@@ -147,3 +147,36 @@ TEST_CASE("HSNet FSS-1000 episodes map onto an fss1000 dataset of stand-in image
   missing[3].supports[0] = "apple/11.jpg";
   CHECK_THROWS_WITH(to_dataset_episodes(*ds, missing), Catch::Contains("episode 3") && Catch::Contains("apple/11"));
 }
+
+TEST_CASE("HSNet PASCAL-5i episodes map onto a pascal5i dataset of stand-in images", "[data][protocol]") {
+  DIFSS_REQUIRE_SHARED(kHsnetSplits);
+  const auto splits = difss::test::shared_dir() / kHsnetSplits;
+  TempDir tmp;
+  const auto pairs = read_hsnet_pascal_list(splits / "pascal/val/fold1.txt");
+  for (const auto& p : pairs) {  // 8x8 stand-ins: only names matter to the sampler
+    const auto jpg = tmp / ("VOC2012/JPEGImages/" + p.image + ".jpg");
+    if (std::filesystem::exists(jpg)) continue;
+    difss::test::write_jpeg(jpg, 8, 8);
+    const auto png = tmp / ("VOC2012/SegmentationClassAug/" + p.image + ".png");
+    std::filesystem::create_directories(png.parent_path());
+    cv::imwrite(png.string(), cv::Mat::zeros(8, 8, CV_8UC1));  // grey label PNG (no fsync: fast)
+  }
+  DatasetConfig cfg;
+  cfg.kind = "pascal5i";
+  cfg.root = tmp.path();
+  cfg.fold = 1;
+  cfg.shots = 5;
+  cfg.split_dir = splits;
+  const auto ds = open_dataset(cfg);
+  const auto named = hsnet_test_episodes(HsnetBenchmark::pascal, splits, 1, 5);
+  const auto eps = to_dataset_episodes(*ds, named);
+  REQUIRE(eps.size() == 1000);
+  for (std::size_t i = 0; i < eps.size(); ++i) {
+    CHECK(eps[i].query == i % pairs.size());  // the dataset keeps HSNet's list order
+    const Sample& q = ds->samples()[eps[i].query];
+    CHECK(q.name == named[i].query);
+    CHECK(q.class_id == named[i].class_id);
+    for (std::size_t k = 0; k < eps[i].supports.size(); ++k)
+      CHECK(ds->samples()[eps[i].supports[k]].name == named[i].supports[k]);
+  }
+}
