@@ -8,4 +8,6 @@
 #include "difss/data/episodes.hpp"
 #include "difss/data/image_io.hpp"
 #include "difss/data/metrics.hpp"
+#include "difss/data/protocols.hpp"
+#include "difss/data/reference_rng.hpp"
 #include "difss/data/splits.hpp"

@@ -1,0 +1,90 @@
+// Official evaluation protocols, episode for episode.
+//
+// HSNet (juhongm999/hsnet, commit 6b1bc12): test.py calls utils.fix_randseed(0) (np.random.seed
+// and torch.manual_seed) and then iterates a DataLoader with shuffle=False and no workers
+// (data/dataset.py forces both for the test split), so the episodes are the datasets'
+// __getitem__(0), (1), ... drawing from numpy's global legacy RandomState; torch's generator
+// draws nothing that affects them. Per episode:
+//   PASCAL-5i (data/pascal.py) query = val list[i % n] (1000 episodes), supports: repeat
+//     `np.random.choice(class list, 1, replace=False)` until `shots` differ from the query;
+//   COCO-20i (data/coco.py) class = choice(fold classes), query = choice(class list), supports
+//     as above (1000 episodes);
+//   FSS-1000 (data/fss.py) queries = every class's images in sorted-path order (2400 episodes
+//     on the 240 test classes), supports: choice(range(1, 11)) until they differ from the query.
+// Each `choice(..., 1, replace=False)` shuffles the whole population (numpy's legacy algorithm),
+// which NumpyRandomState reproduces. See core/data/README.md "Protocols".
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "difss/data/episodes.hpp"
+#include "difss/data/splits.hpp"
+
+namespace difss::data {
+
+class Dataset;
+
+// One episode with the names as the official code spells them.
+struct NamedEpisode {
+  int class_id = 0;                   // 1-based (HSNet's batch['class_id'] + 1)
+  std::string query;                  // PASCAL "2007_000033"; COCO "val2014/COCO_val2014_...jpg";
+  std::vector<std::string> supports;  // FSS-1000 "<class>/<N>.jpg"
+  bool operator==(const NamedEpisode& o) const {
+    return class_id == o.class_id && query == o.query && supports == o.supports;
+  }
+};
+
+enum class HsnetBenchmark { pascal, coco, fss };
+// "pascal" | "pascal5i", "coco" | "coco20i", "fss" | "fss1000"; anything else throws, listing them.
+HsnetBenchmark parse_hsnet_benchmark(std::string_view name);
+const char* to_string(HsnetBenchmark benchmark);
+
+// HSNet's number of test episodes: 1000 for PASCAL and COCO; for FSS-1000, 10 per class.
+std::size_t hsnet_test_episode_count(HsnetBenchmark benchmark, std::size_t fss_classes = 240);
+
+// The episodes HSNet's test.py evaluates, from split lists already read. `seed` is what
+// utils.fix_randseed receives (test.py: 0); `count` 0 means HSNet's count, a smaller count gives
+// a prefix of the same sequence. Throws std::invalid_argument when a class cannot supply a
+// support different from the query (HSNet would loop forever) or a list is empty.
+//   val_list: HSNet's pascal/val/fold<k>.txt in file order (read_hsnet_pascal_list).
+std::vector<NamedEpisode> hsnet_pascal_test_episodes(const std::vector<ImageClassPair>& val_list,
+                                                     int shots, std::uint32_t seed = 0,
+                                                     std::size_t count = 0);
+//   classwise: HSNet's coco/val/fold<k>.pkl as read by read_hsnet_coco_split (0-based keys).
+std::vector<NamedEpisode> hsnet_coco_test_episodes(
+    const std::vector<std::pair<int, std::vector<std::string>>>& classwise, int fold, int shots,
+    std::uint32_t seed = 0, std::size_t count = 0);
+//   categories: HSNet's fss/<split>.txt (any order: HSNet sorts them); split "test" (class ids
+//   761..1000), "val" (521..760) or "trn" (1..520). Every class is assumed to hold FSS-1000's
+//   images 1.jpg .. 10.jpg (HSNet lists the queries from disk but draws supports from 1..10).
+std::vector<NamedEpisode> hsnet_fss_episodes(std::vector<std::string> categories, int shots,
+                                             const std::string& split = "test",
+                                             std::uint32_t seed = 0, std::size_t count = 0);
+
+// All of the above from a copy of HSNet's data/splits folder (holding pascal/, coco/, fss/):
+// pascal/val/fold<k>.txt, coco/val/fold<k>.pkl (or the .txt conversion), fss/test.txt.
+std::vector<NamedEpisode> hsnet_test_episodes(HsnetBenchmark benchmark,
+                                              const std::filesystem::path& split_dir, int fold,
+                                              int shots, std::uint32_t seed = 0,
+                                              std::size_t count = 0);
+
+// HSNet's name -> difss Sample::name: PASCAL unchanged, COCO and FSS-1000 without ".jpg".
+std::string hsnet_sample_name(std::string_view hsnet_name);
+
+// The same episodes as indices into `dataset.samples()` (found by name and class), ready for the
+// runner. Throws naming the episode and the name when the dataset lacks a sample.
+std::vector<Episode> to_dataset_episodes(const Dataset& dataset,
+                                         const std::vector<NamedEpisode>& episodes);
+
+// "class\tquery\tsupport;support\n" per episode, and FNV-1a 64 of it: how the committed
+// reference sequences fingerprint a whole list.
+std::string canonical_text(const std::vector<NamedEpisode>& episodes);
+std::uint64_t fnv1a64(std::string_view bytes);
+
+}  // namespace difss::data
