@@ -37,7 +37,7 @@ std::string folder_layout() {
          mask_values = { 1 = "cat", 2 = "dog" } (several classes per mask)
   options: layout = auto|nested|flat, images, masks, image_ext, mask_ext, mask_suffix,
            missing_masks = error|skip, class, class_level, class_map, mask_threshold, ignore_values,
-           mask_values, min_pixels, group = none|folder, group_regex, mask_resize = error|nearest,
+           mask_values, min_pixels, group = none|folder, group_level, group_regex, mask_resize = error|nearest,
            query_order = sequential|shuffle, min_images (default shots + 1), classes (subset))";
 }
 
@@ -50,18 +50,6 @@ std::string flat_class_of(const std::string& stem) {
   for (std::size_t k = us + 1; k < stem.size(); ++k)
     if (!std::isdigit(static_cast<unsigned char>(stem[k]))) return {};
   return stem.substr(0, us);
-}
-
-// The folder component at 1-based `level` of "a/b/c"; "" when the path is shallower.
-std::string component(const std::string& folder, int level) {
-  std::size_t begin = 0;
-  for (int k = 1; k < level; ++k) {
-    begin = folder.find('/', begin);
-    if (begin == std::string::npos) return {};
-    ++begin;
-  }
-  if (folder.empty() || begin > folder.size()) return {};
-  return folder.substr(begin, folder.find('/', begin) - begin);
 }
 
 std::vector<std::string> extensions(const DatasetConfig& cfg, const std::string& key,
@@ -231,7 +219,7 @@ class FolderDataset final : public Dataset {
         if (cls.empty())
           layout_error("folder", "flat layout: image '" + f.image.string() + "' is not named <class>_<NN>", folder_layout());
       } else if (cls.empty()) {
-        cls = component(f.folder, level);
+        cls = folder_component(f.folder, level);
         if (cls.empty())
           layout_error("folder", "image '" + f.image.string() + "' is not inside a class folder at depth " +
                                      std::to_string(level) + "; set option class (one class for all images), "

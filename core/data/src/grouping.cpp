@@ -7,11 +7,27 @@
 
 namespace difss::data::detail {
 
+std::string folder_component(const std::string& folder, int level) {
+  std::size_t begin = 0;
+  for (int k = 1; k < level; ++k) {
+    begin = folder.find('/', begin);
+    if (begin == std::string::npos) return {};
+    ++begin;
+  }
+  if (folder.empty() || begin > folder.size()) return {};
+  return folder.substr(begin, folder.find('/', begin) - begin);
+}
+
 GroupRule::GroupRule(const DatasetConfig& cfg, bool folder_allowed) : kind_(cfg.kind) {
   const std::string mode = option_str(cfg, "group", "");
-  if (has_option(cfg, "group_regex")) {
-    if (!mode.empty() && mode != "regex")
-      throw std::invalid_argument(kind_ + ": give either option group = \"" + mode + "\" or group_regex, not both");
+  if (int(has_option(cfg, "group_regex")) + int(has_option(cfg, "group_level")) + int(!mode.empty() && mode != "none") > 1)
+    throw std::invalid_argument(kind_ + ": give one of the options group, group_level and group_regex, not both");
+  if (has_option(cfg, "group_level")) {
+    if (!folder_allowed)
+      throw std::invalid_argument(kind_ + ": option group_level is not available for this kind; use group_regex");
+    level_ = static_cast<int>(option_int(cfg, "group_level", 1, 1, 64));
+    mode_ = Mode::level;
+  } else if (has_option(cfg, "group_regex")) {
     pattern_ = option_str(cfg, "group_regex", "");
     try {
       re_ = std::regex(pattern_, std::regex::ECMAScript);
@@ -32,6 +48,13 @@ GroupRule::GroupRule(const DatasetConfig& cfg, bool folder_allowed) : kind_(cfg.
 std::string GroupRule::group_of(const std::string& name, const std::string& folder) const {
   if (mode_ == Mode::none) return {};
   if (mode_ == Mode::folder) return folder.empty() ? "." : folder;
+  if (mode_ == Mode::level) {
+    const std::string g = folder_component(folder, level_);
+    if (g.empty())
+      throw std::runtime_error(kind_ + ": option group_level = " + std::to_string(level_) + ": the image '" + name +
+                               "' is not inside a folder at that depth");
+    return g;
+  }
   std::smatch m;
   if (!std::regex_search(name, m, re_))
     throw std::runtime_error(kind_ + ": option group_regex '" + pattern_ + "' does not match the sample name '" +

@@ -177,3 +177,17 @@ TEST_CASE("coco-json: bad input names the file and the annotation", "[data][coco
   f.cfg.options["crowd"] = "maybe";
   CHECK_THROWS_WITH(open_dataset(f.cfg), Catch::Contains("crowd"));
 }
+
+TEST_CASE("coco-json: an image whose size differs from the JSON's; mask_resize", "[data][coco-json]") {
+  CocoFixture f;
+  difss::test::write_jpeg(f.tmp / "images/img1.jpg", 40, 20);  // the JSON says 20 x 10
+  const auto strict = open_dataset(f.cfg);
+  CHECK_THROWS_WITH(strict->load_mask(f.sample(*strict, "img1", 1)),
+                    Catch::Contains("20x10") && Catch::Contains("40x20") && Catch::Contains("img1.jpg") &&
+                        Catch::Contains("mask_resize"));
+  f.cfg.options["mask_resize"] = "nearest";
+  const auto ds = open_dataset(f.cfg);
+  const cv::Mat m = ds->load_mask(f.sample(*ds, "img1", 1));
+  CHECK(m.size() == cv::Size(40, 20));
+  CHECK(count_value(m, 1) == 4 * (24 + 45));
+}

@@ -107,6 +107,12 @@ TEST_CASE("folder: video tree with a class -> videos map, groups and cross-group
     CHECK(open_dataset(cfg)->samples()[3].group == "cat");
     cfg.options["group"] = "folder";
     CHECK_THROWS_WITH(open_dataset(cfg), Catch::Contains("not both"));
+    cfg.options.erase("group");
+    cfg.options.erase("group_regex");
+    cfg.options["group_level"] = "1";  // the folder at depth 1: the video
+    CHECK(open_dataset(cfg)->group_count() == 5);
+    cfg.options["group_level"] = "2";
+    CHECK_THROWS_WITH(open_dataset(cfg), Catch::Contains("group_level = 2") && Catch::Contains("bear/00000"));
   }
 }
 
