@@ -136,6 +136,10 @@ class CocoJson final : public Dataset {
   std::string layout() const override { return coco_json_layout(); }
 
  protected:
+  cv::Size read_mask_size(const Sample& s) const override {  // drawn at the JSON's size
+    const Image& im = images_.at(image_of_path_.at(s.image_path.string()));
+    return {im.width, im.height};
+  }
   cv::Mat read_mask(const Sample& s, int class_id, cv::Size) const override {
     const Image& im = images_.at(image_of_path_.at(s.image_path.string()));
     cv::Mat mask = cv::Mat::zeros(im.height, im.width, CV_8UC1);

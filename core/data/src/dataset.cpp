@@ -74,6 +74,8 @@ cv::Size Dataset::read_image_size(const Sample& s) const { return data::read_ima
 
 cv::Mat Dataset::load_image(std::size_t i) const { return read_image(sample_at(i)); }
 cv::Size Dataset::image_size(std::size_t i) const { return read_image_size(sample_at(i)); }
+cv::Size Dataset::read_mask_size(const Sample& s) const { return data::read_image_size(s.mask_path); }
+cv::Size Dataset::mask_size(std::size_t i) const { return read_mask_size(sample_at(i)); }
 
 cv::Mat Dataset::load_mask(std::size_t i, int class_id) const {
   const Sample& s = sample_at(i);

@@ -315,6 +315,7 @@ class Synthetic final : public Dataset {
     return rgb;
   }
   cv::Size read_image_size(const Sample&) const override { return {draw_.size, draw_.size}; }
+  cv::Size read_mask_size(const Sample&) const override { return {draw_.size, draw_.size}; }
   cv::Mat read_mask(const Sample& s, int class_id, cv::Size) const override {
     cv::Mat m;
     draw_synthetic(s.class_id, stream_, number(s), draw_, nullptr, &m);

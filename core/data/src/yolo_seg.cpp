@@ -147,6 +147,7 @@ class YoloSeg final : public Dataset {
   std::string layout() const override { return yolo_seg_layout(); }
 
  protected:
+  cv::Size read_mask_size(const Sample& s) const override { return read_image_size(s); }  // drawn at it
   cv::Mat read_mask(const Sample& s, int class_id, cv::Size size) const override {
     if (class_id < 1 || static_cast<std::size_t>(class_id) > names_.size())
       throw std::out_of_range("yolo-seg: class " + std::to_string(class_id) + " is outside 1.." +

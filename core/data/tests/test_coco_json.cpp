@@ -5,6 +5,7 @@
 #include "../src/coco_rle.hpp"
 #include "data_test_util.hpp"
 #include "difss/data/dataset.hpp"
+#include "difss/data/dataset_check.hpp"
 
 using namespace difss::data;
 using difss::test::count_value;
@@ -125,6 +126,7 @@ TEST_CASE("coco-json: polygons, RLE and crowd regions become class masks", "[dat
   CHECK(count_value(cat2, 255) == 10);  // crowd -> ignore by default
   CHECK(cv::countNonZero(cat2.col(10) == 255) == 10);
   CHECK(count_value(ds->load_mask(f.sample(*ds, "sub/img3", 2)), 1) == 16);
+  CHECK(check_dataset_files(*ds).problem_count == 0);
 
   SECTION("crowd = include: crowd regions are foreground and make the class present") {
     f.cfg.options["crowd"] = "include";
@@ -182,6 +184,9 @@ TEST_CASE("coco-json: an image whose size differs from the JSON's; mask_resize",
   CocoFixture f;
   difss::test::write_jpeg(f.tmp / "images/img1.jpg", 40, 20);  // the JSON says 20 x 10
   const auto strict = open_dataset(f.cfg);
+  const DatasetCheck check = check_dataset_files(*strict);  // JSON size vs the JPEG's header
+  REQUIRE(check.problem_count == 1);
+  CHECK_THAT(check.problems[0].what, Catch::Contains("20x10") && Catch::Contains("40x20"));
   CHECK_THROWS_WITH(strict->load_mask(f.sample(*strict, "img1", 1)),
                     Catch::Contains("20x10") && Catch::Contains("40x20") && Catch::Contains("img1.jpg") &&
                         Catch::Contains("mask_resize"));

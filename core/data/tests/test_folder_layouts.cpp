@@ -9,6 +9,7 @@
 
 #include "data_test_util.hpp"
 #include "difss/data/dataset.hpp"
+#include "difss/data/dataset_check.hpp"
 #include "difss/data/episodes.hpp"
 #include "difss/data/image_io.hpp"
 
@@ -251,4 +252,41 @@ TEST_CASE("folder: the nested layout's error says that sub-folders are not searc
   cfg.kind = "folder";
   cfg.root = tmp / "root";
   CHECK_THROWS_WITH(open_dataset(cfg), Catch::Contains("not its sub-folders") && Catch::Contains("images and masks"));
+}
+
+TEST_CASE("check_dataset_files: missing and unreadable masks, size mismatches, from headers", "[data][folder][check]") {
+  TempDir tmp;
+  const auto root = tmp / "set";
+  for (const char* stem : {"a", "b", "c", "d"}) {
+    difss::test::write_jpeg(root / "img" / (std::string(stem) + ".jpg"), 32, 16);
+    std::filesystem::create_directories(root / "ann");
+    cv::imwrite((root / "ann" / (std::string(stem) + ".png")).string(), cv::Mat::ones(16, 32, CV_8UC1));
+  }
+  cv::imwrite((root / "ann/b.png").string(), cv::Mat::ones(8, 16, CV_8UC1));  // half size
+  write_text(root / "ann/c.png", "not a png");
+  DatasetConfig cfg;
+  cfg.kind = "folder";
+  cfg.root = root;
+  cfg.options = {{"images", "img"}, {"masks", "ann"}, {"class", "thing"}};
+  const auto ds = open_dataset(cfg);
+  std::vector<std::size_t> ticks;
+  const DatasetCheck r = check_dataset_files(*ds, [&](std::size_t done, std::size_t total) {
+    CHECK(total == 4);
+    ticks.push_back(done);
+  });
+  CHECK(r.images == 4);
+  CHECK(ticks == std::vector<std::size_t>{1, 2, 3, 4});
+  REQUIRE(r.problem_count == 2);
+  CHECK(r.problems[0].file == (root / "ann/b.png").string());
+  CHECK_THAT(r.problems[0].what, Catch::Contains("16x8") && Catch::Contains("32x16") && Catch::Contains("b.jpg"));
+  CHECK(r.problems[1].file == (root / "ann/c.png").string());
+  CHECK_THAT(r.problems[1].what, Catch::Contains("mask unreadable"));
+  CHECK(check_dataset_files(*ds, {}, 1).problems.size() == 1);
+  cfg.options["mask_resize"] = "nearest";
+  CHECK(check_dataset_files(*open_dataset(cfg)).problem_count == 1);  // only the unreadable one
+
+  DatasetConfig syn;
+  syn.kind = "synthetic";
+  syn.options = {{"classes", "2"}, {"images_per_class", "3"}};
+  CHECK(check_dataset_files(*open_dataset(syn)).problem_count == 0);  // drawn masks: the image's size
 }

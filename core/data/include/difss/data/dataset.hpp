@@ -101,6 +101,11 @@ class Dataset {
   cv::Mat load_mask(std::size_t i, int class_id) const;
   cv::Mat load_mask(std::size_t i) const { return load_mask(i, sample_at(i).class_id); }
   cv::Size image_size(std::size_t i) const;
+  // The size of sample i's mask as stored, from the file header where the format has one (PNG,
+  // JPEG; others are decoded); drawn masks (yolo-seg, coco-json, synthetic) give the size they are
+  // drawn at. With image_size, a cheap check before anything heavy runs (check_dataset_files).
+  cv::Size mask_size(std::size_t i) const;
+  MaskResize mask_resize() const { return mask_resize_; }
 
   // The {class} of DifFSS aux-support file names for this class: the class's value in the mask
   // file (PASCAL/COCO/YOLO: the id; binary-mask datasets FSS-1000/folder: 1, as
@@ -134,6 +139,7 @@ class Dataset {
   const Sample& sample_at(std::size_t i) const;
   virtual cv::Mat read_image(const Sample& s) const;
   virtual cv::Size read_image_size(const Sample& s) const;
+  virtual cv::Size read_mask_size(const Sample& s) const;  // default: the header of s.mask_path
   // The binary mask (0/1/255) of `class_id`, at the stored size of the mask file (or at
   // `image_size` for masks that are drawn, e.g. YOLO polygons).
   virtual cv::Mat read_mask(const Sample& s, int class_id, cv::Size image_size) const = 0;
