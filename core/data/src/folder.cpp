@@ -86,10 +86,15 @@ class FolderDataset final : public Dataset {
       throw std::invalid_argument("folder: option layout does not apply to parallel trees (options images/masks)");
     if (trees && (!has_option(cfg, "images") || !has_option(cfg, "masks")))
       throw std::invalid_argument("folder: parallel trees need both options images and masks");
+    const auto image_root = (root / option_str(cfg, "images", "")).lexically_normal();
+    const auto mask_root = (root / option_str(cfg, "masks", "")).lexically_normal();
+    // Masks in other trees may have any image extension; next to their images only .png is
+    // assumed by default (as the class-folder layout), or x.jpg would be taken for x.png's mask.
+    const bool other_tree = trees && image_root != mask_root;
     MaskNaming naming;
     naming.image_exts = extensions(cfg, "image_ext", {"jpg", "jpeg", "png", "bmp", "tif", "tiff", "webp"});
-    naming.mask_exts = extensions(cfg, "mask_ext", trees ? std::vector<std::string>{"png", "jpg", "jpeg", "bmp", "tif", "tiff"}
-                                                         : std::vector<std::string>{"png"});
+    naming.mask_exts = extensions(cfg, "mask_ext", other_tree ? std::vector<std::string>{"png", "jpg", "jpeg", "bmp", "tif", "tiff"}
+                                                              : std::vector<std::string>{"png"});
     naming.mask_suffix = option_str(cfg, "mask_suffix", "");
     if (!trees && has_option(cfg, "mask_suffix"))
       throw std::invalid_argument("folder: option mask_suffix applies to parallel trees (options images/masks)");
@@ -102,10 +107,7 @@ class FolderDataset final : public Dataset {
 
     // 1. Images and masks.
     std::vector<FoundImage> found;
-    std::filesystem::path image_root = root;
     if (trees) {
-      image_root = root / option_str(cfg, "images", "");
-      const auto mask_root = root / option_str(cfg, "masks", "");
       std::error_code ec;
       for (const auto& d : {image_root, mask_root})
         if (!std::filesystem::is_directory(d, ec)) layout_error("folder", "folder '" + d.string() + "' not found", layout);

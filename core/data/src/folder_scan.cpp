@@ -81,14 +81,21 @@ std::vector<FoundImage> scan_trees(const std::filesystem::path& image_root, cons
     f.stem = rel.stem().string();
     const fs::path mask_dir = mask_root / rel.parent_path();
     std::vector<fs::path> cands;
-    for (const auto& m : naming.mask_exts) {
-      cands.push_back(mask_dir / (f.stem + naming.mask_suffix + m));
-      cands.push_back(mask_dir / (f.stem + naming.mask_suffix + upper(m)));
-    }
+    for (const auto& m : naming.mask_exts)
+      for (const auto& ext : {m, upper(m)}) {
+        const fs::path c = mask_dir / (f.stem + naming.mask_suffix + ext);
+        if (c != f.image) cands.push_back(c);  // one tree for both: an image is not its own mask
+      }
     f.mask = first_existing(cands);
     out.push_back(std::move(f));
   }
   if (ec) throw std::runtime_error("folder: cannot list '" + image_root.string() + "': " + ec.message());
+  // Masks next to their images (images = masks): a file that is another image's mask is no image.
+  std::set<fs::path> masks;
+  for (const auto& f : out)
+    if (!f.mask.empty()) masks.insert(f.mask);
+  out.erase(std::remove_if(out.begin(), out.end(), [&](const FoundImage& f) { return masks.count(f.image) != 0; }),
+            out.end());
   std::sort(out.begin(), out.end(), [](const FoundImage& a, const FoundImage& b) {
     return a.image.generic_string() < b.image.generic_string();
   });

@@ -30,7 +30,9 @@ std::vector<std::filesystem::path> class_dir_mask_candidates(const std::filesyst
 
 // Parallel trees: every image under `image_root` at any depth (hidden entries skipped), sorted by
 // relative path; the mask of <rel dir>/<stem>.<ext> is mask_root/<rel dir>/<stem><suffix>.<mask ext>
-// for the first mask extension that exists (also tried in upper case).
+// for the first mask extension that exists (also tried in upper case). The two trees may be one
+// folder (masks next to their images, e.g. <class>/<video>/x.jpg + x.png, or x_mask.png with
+// mask_suffix): a file that is some image's mask is not an image.
 std::vector<FoundImage> scan_trees(const std::filesystem::path& image_root, const std::filesystem::path& mask_root,
                                    const MaskNaming& naming);
 

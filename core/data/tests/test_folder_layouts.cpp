@@ -290,3 +290,26 @@ TEST_CASE("check_dataset_files: missing and unreadable masks, size mismatches, f
   syn.options = {{"classes", "2"}, {"images_per_class", "3"}};
   CHECK(check_dataset_files(*open_dataset(syn)).problem_count == 0);  // drawn masks: the image's size
 }
+
+TEST_CASE("folder: class folders at depth 2 with masks next to the images (images = masks)", "[data][folder][layouts]") {
+  TempDir tmp;
+  const auto root = tmp / "deep";
+  for (const char* v : {"cars/v1", "cars/v2", "boats/v3", "boats/v4"})
+    for (const char* stem : {"f1", "f2"}) {
+      difss::test::write_jpeg(root / v / (std::string(stem) + ".jpg"), 8, 8);
+      cv::imwrite((root / v / (std::string(stem) + ".png")).string(), difss::test::label_runs(8, 8, {{1, 9}}));
+    }
+  DatasetConfig cfg;
+  cfg.kind = "folder";
+  cfg.root = root;
+  cfg.options = {{"images", "."}, {"masks", "."}, {"group_level", "2"}};
+  const auto ds = open_dataset(cfg);
+  REQUIRE(ds->classes().size() == 2);  // the folder at depth 1
+  CHECK(ds->classes()[0].name == "boats");
+  REQUIRE(ds->samples().size() == 8);  // the .png files are masks, not images
+  CHECK(ds->samples()[0].name == "boats/v3/f1");
+  CHECK(ds->samples()[0].group == "v3");
+  CHECK(count_value(ds->load_mask(0), 1) == 9);
+  for (const auto& e : make_episodes(*ds, 8, 1, 1, SupportSampling::cross_group))
+    CHECK(ds->samples()[e.supports[0]].group != ds->samples()[e.query].group);
+}
