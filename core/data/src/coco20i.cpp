@@ -81,7 +81,7 @@ class Coco20i final : public Dataset {
         if (dot == std::string::npos || rel.find("..") != std::string::npos || rel.empty() || rel[0] == '/')
           throw std::runtime_error("coco20i: split entry '" + rel + "' is not a relative '<split>2014/<name>.jpg' path");
         const std::string stem = rel.substr(0, dot);
-        samples_.push_back({root_ / rel, root_ / "annotations" / (stem + ".png"), stem, c.id});
+        samples_.push_back({root_ / rel, root_ / "annotations" / (stem + ".png"), stem, c.id, {}});
       }
     }
     check_sample_files("coco20i", samples_, layout);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <mutex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -73,19 +74,20 @@ cv::Size Dataset::read_image_size(const Sample& s) const { return data::read_ima
 
 cv::Mat Dataset::load_image(std::size_t i) const { return read_image(sample_at(i)); }
 cv::Size Dataset::image_size(std::size_t i) const { return read_image_size(sample_at(i)); }
+cv::Size Dataset::read_mask_size(const Sample& s) const { return data::read_image_size(s.mask_path); }
+cv::Size Dataset::mask_size(std::size_t i) const { return read_mask_size(sample_at(i)); }
 
 cv::Mat Dataset::load_mask(std::size_t i, int class_id) const {
   const Sample& s = sample_at(i);
   const cv::Size isz = read_image_size(s);
   cv::Mat m = read_mask(s, class_id, isz);
-  if (m.size() != isz) {
-    std::ostringstream os;
-    os << kind() << ": mask '" << s.mask_path.string() << "' is " << m.cols << "x" << m.rows
-       << " but its image '" << s.image_path.string() << "' is " << isz.width << "x" << isz.height
-       << " (width x height); they must match";
-    throw std::runtime_error(os.str());
-  }
-  return m;
+  if (m.size() == isz) return m;
+  if (mask_resize_ == MaskResize::nearest) return resize_nearest(m, isz);
+  std::ostringstream os;
+  os << kind() << ": mask '" << s.mask_path.string() << "' is " << m.cols << "x" << m.rows << " but its image '"
+     << s.image_path.string() << "' is " << isz.width << "x" << isz.height << " (width x height); they must match";
+  if (offers_mask_resize_) os << " (or set [dataset] options.mask_resize = \"nearest\" to resize the masks)";
+  throw std::runtime_error(os.str());
 }
 
 int Dataset::aux_label(int class_id) const { return class_id; }
@@ -100,7 +102,10 @@ nlohmann::json Dataset::describe() const {
   j["class_set"] = class_set_;
   j["split_source"] = split_source_;
   j["samples"] = samples_.size();
-  j["episode_protocol"] = protocol_ == EpisodeProtocol::sequential ? "sequential" : "class_uniform";
+  j["episode_protocol"] = protocol_ == EpisodeProtocol::sequential
+                              ? "sequential"
+                              : (protocol_ == EpisodeProtocol::shuffled ? "shuffled" : "class_uniform");
+  if (const std::size_t g = group_count()) j["groups"] = g;
   j["default_episodes"] = default_episodes_;
   auto& cl = j["classes"] = nlohmann::json::array();
   for (const auto& c : classes_)
@@ -108,6 +113,29 @@ nlohmann::json Dataset::describe() const {
                   {"samples", samples_of_class(c.id).size()}});
   if (!config_.options.empty()) j["options"] = config_.options;
   return j;
+}
+
+std::size_t Dataset::group_count() const {
+  std::set<std::string> groups;
+  for (const auto& s : samples_)
+    if (!s.group.empty()) groups.insert(s.group);
+  return groups.size();
+}
+
+std::string Dataset::coverage_advice() const {
+  const std::string n_classes = std::to_string(classes_.size());
+  switch (protocol_) {
+    case EpisodeProtocol::shuffled:
+      return "raise [dataset] episodes to at least " + n_classes + " (one per class)";
+    case EpisodeProtocol::class_uniform:
+      return "raise [dataset] episodes (each episode draws its class at random among " + n_classes + ")";
+    case EpisodeProtocol::sequential:
+      break;
+  }
+  std::string advice = "raise [dataset] episodes to " + std::to_string(samples_.size()) +
+                       " (queries are taken in list order; that many covers every sample)";
+  if (offers_query_order_) advice += " or set [dataset] options.query_order = \"shuffle\"";
+  return advice;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -149,6 +177,53 @@ long long option_int(const DatasetConfig& cfg, const std::string& key, long long
     throw std::invalid_argument("dataset option '" + key + "' of kind '" + cfg.kind + "' must be in [" +
                                 std::to_string(lo) + ", " + std::to_string(hi) + "], got " + std::to_string(v));
   return v;
+}
+
+std::vector<std::string> option_list(const DatasetConfig& cfg, const std::string& key,
+                                     const std::vector<std::string>& def) {
+  const auto it = cfg.options.find(key);
+  if (it == cfg.options.end()) return def;
+  std::vector<std::string> raw;
+  const std::string& v = it->second;
+  if (!v.empty() && v.front() == '[') {
+    const auto j = nlohmann::json::parse(v, nullptr, /*allow_exceptions=*/false);
+    if (!j.is_array())
+      throw std::invalid_argument("dataset option '" + key + "' of kind '" + cfg.kind + "' is not a valid list: " + v);
+    for (const auto& e : j) raw.push_back(e.is_string() ? e.get<std::string>() : e.dump());
+  } else {
+    std::stringstream ss(v);
+    for (std::string item; std::getline(ss, item, ',');) raw.push_back(item);
+  }
+  std::vector<std::string> out;
+  for (auto& item : raw) {
+    const auto b = item.find_first_not_of(" \t"), e = item.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(item.substr(b, e - b + 1));
+  }
+  return out;
+}
+
+std::filesystem::path option_path(const DatasetConfig& cfg, const std::string& key, const std::filesystem::path& root) {
+  const std::filesystem::path p = option_str(cfg, key, "");
+  std::error_code ec;
+  if (p.is_relative() && std::filesystem::exists(root / p, ec)) return root / p;
+  return p;
+}
+
+EpisodeProtocol query_order_option(const DatasetConfig& cfg, EpisodeProtocol def) {
+  const std::string v = option_str(cfg, "query_order", "");
+  if (v.empty()) return def;
+  if (v == "shuffle") return EpisodeProtocol::shuffled;
+  if (v == "sequential") return EpisodeProtocol::sequential;
+  throw std::invalid_argument("dataset option 'query_order' of kind '" + cfg.kind +
+                              "' must be \"shuffle\" or \"sequential\", got '" + v + "'");
+}
+
+MaskResize mask_resize_option(const DatasetConfig& cfg) {
+  const std::string v = option_str(cfg, "mask_resize", "error");
+  if (v == "error") return MaskResize::error;
+  if (v == "nearest") return MaskResize::nearest;
+  throw std::invalid_argument("dataset option 'mask_resize' of kind '" + cfg.kind +
+                              "' must be \"error\" or \"nearest\", got '" + v + "'");
 }
 
 void layout_error(const std::string& kind, const std::string& what, const std::string& layout) {
@@ -246,11 +321,14 @@ Registry& registry() {
     x.kinds.push_back({{"coco20i", "COCO-20i: COCO 2014 + HSNet label PNGs, interleaved folds", coco20i_layout()},
                        open_coco20i});
     x.kinds.push_back({{"fss1000", "FSS-1000: class folders of N.jpg + N.png", fss1000_layout()}, open_fss1000});
-    x.kinds.push_back({{"folder", "your own classes: one folder per class, or flat NAME_NN files (PerSAM)",
+    x.kinds.push_back({{"folder", "your own classes: class folders, flat NAME_NN files (PerSAM), parallel image/mask trees",
                         folder_layout()},
                        open_folder});
     x.kinds.push_back({{"yolo-seg", "images + YOLO polygon labels (Ultralytics layout)", yolo_seg_layout()},
                        open_yolo_seg});
+    x.kinds.push_back({{"coco-json", "COCO JSON annotations (polygons, RLE, iscrowd) + an image folder",
+                        coco_json_layout()},
+                       open_coco_json});
     x.kinds.push_back({{"synthetic", "procedurally drawn shapes with exact masks (no files)", synthetic_layout()},
                        open_synthetic});
     return true;

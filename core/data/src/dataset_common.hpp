@@ -16,6 +16,16 @@ std::string option_str(const DatasetConfig& cfg, const std::string& key, const s
 long long option_int(const DatasetConfig& cfg, const std::string& key, long long def, long long lo,
                      long long hi);
 bool has_option(const DatasetConfig& cfg, const std::string& key);
+// A list option: a JSON array (what a TOML array arrives as) or a comma-separated string;
+// items trimmed, empty items dropped.
+std::vector<std::string> option_list(const DatasetConfig& cfg, const std::string& key,
+                                     const std::vector<std::string>& def);
+// A file option: relative paths are taken relative to `root` when that file exists, else as given.
+std::filesystem::path option_path(const DatasetConfig& cfg, const std::string& key, const std::filesystem::path& root);
+// Options shared by the readers that offer them: query_order = shuffle | sequential,
+// mask_resize = error | nearest.
+EpisodeProtocol query_order_option(const DatasetConfig& cfg, EpisodeProtocol def);
+MaskResize mask_resize_option(const DatasetConfig& cfg);
 
 // "<kind>: <what>\nExpected layout:\n<layout>" as std::runtime_error.
 [[noreturn]] void layout_error(const std::string& kind, const std::string& what, const std::string& layout);
@@ -44,6 +54,7 @@ std::unique_ptr<Dataset> open_fss1000(const DatasetConfig& cfg);
 std::unique_ptr<Dataset> open_folder(const DatasetConfig& cfg);
 std::unique_ptr<Dataset> open_yolo_seg(const DatasetConfig& cfg);
 std::unique_ptr<Dataset> open_synthetic(const DatasetConfig& cfg);
+std::unique_ptr<Dataset> open_coco_json(const DatasetConfig& cfg);
 
 std::string pascal5i_layout();
 std::string coco20i_layout();
@@ -51,5 +62,6 @@ std::string fss1000_layout();
 std::string folder_layout();
 std::string yolo_seg_layout();
 std::string synthetic_layout();
+std::string coco_json_layout();
 
 }  // namespace difss::data::detail

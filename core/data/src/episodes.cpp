@@ -1,6 +1,7 @@
 // Deterministic episodes in HSNet's structure; see episodes.hpp and README "Episodes".
 #include "difss/data/episodes.hpp"
 
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -41,12 +42,75 @@ std::uint64_t EpisodeRng::below(std::uint64_t n) {
 SupportSampling parse_support_sampling(std::string_view text) {
   if (text == "hsnet") return SupportSampling::hsnet;
   if (text == "distinct") return SupportSampling::distinct;
-  throw std::invalid_argument("support sampling must be 'hsnet' or 'distinct', got '" + std::string(text) + "'");
+  if (text == "cross_group") return SupportSampling::cross_group;
+  if (text == "cross_group_distinct") return SupportSampling::cross_group_distinct;
+  throw std::invalid_argument("support sampling must be 'hsnet', 'distinct', 'cross_group' or 'cross_group_distinct', got '" +
+                              std::string(text) + "'");
 }
 
-const char* to_string(SupportSampling s) { return s == SupportSampling::hsnet ? "hsnet" : "distinct"; }
+const char* to_string(SupportSampling s) {
+  switch (s) {
+    case SupportSampling::hsnet: return "hsnet";
+    case SupportSampling::distinct: return "distinct";
+    case SupportSampling::cross_group: return "cross_group";
+    case SupportSampling::cross_group_distinct: return "cross_group_distinct";
+  }
+  return "?";
+}
 
-Episode make_episode(const Dataset& ds, std::size_t index, std::uint64_t seed, int shots, SupportSampling sampling) {
+namespace {
+
+bool is_cross_group(SupportSampling s) {
+  return s == SupportSampling::cross_group || s == SupportSampling::cross_group_distinct;
+}
+
+// Distinct seed for the query-order stream, so that it never replays an episode's stream.
+constexpr std::uint64_t kQueryOrderStream = 0x51554552594f5244ULL;  // "QUERYORD"
+
+// Pass `pass` of the shuffled query order: one sample of every class (classes in random order),
+// then all other samples in random order. Every pass covers every sample once.
+std::vector<std::size_t> shuffled_pass(const Dataset& ds, std::uint64_t seed, std::uint64_t pass) {
+  EpisodeRng rng(seed ^ kQueryOrderStream, pass);
+  auto shuffle = [&rng](auto& v) {
+    for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+  };
+  std::vector<int> classes;
+  for (const auto& c : ds.classes())
+    if (!ds.samples_of_class(c.id).empty()) classes.push_back(c.id);
+  shuffle(classes);
+  std::vector<std::size_t> order;
+  std::vector<bool> taken(ds.samples().size(), false);
+  for (int c : classes) {
+    const auto& pool = ds.samples_of_class(c);
+    order.push_back(pool[rng.below(pool.size())]);
+    taken[order.back()] = true;
+  }
+  std::vector<std::size_t> rest;
+  for (std::size_t i = 0; i < taken.size(); ++i)
+    if (!taken[i]) rest.push_back(i);
+  shuffle(rest);
+  order.insert(order.end(), rest.begin(), rest.end());
+  return order;
+}
+
+// cross_group needs groups, and at least two of them in every class that has samples.
+void check_groups(const Dataset& ds) {
+  if (ds.group_count() == 0)
+    throw std::runtime_error(ds.kind() + ": support_sampling cross_group needs sample groups, and this dataset defines "
+                             "none (folder: option group = \"folder\" or group_regex; coco-json: group_regex)");
+  std::string single;
+  for (const auto& c : ds.classes()) {
+    std::set<std::string> groups;
+    for (std::size_t j : ds.samples_of_class(c.id)) groups.insert(ds.samples()[j].group);
+    if (groups.size() == 1) single += (single.empty() ? "" : ", ") + c.name + " (only '" + *groups.begin() + "')";
+  }
+  if (!single.empty())
+    throw std::runtime_error(ds.kind() + ": support_sampling cross_group draws supports from other groups than the "
+                             "query's, but these classes have images of a single group: " + single);
+}
+
+Episode episode_with_query(const Dataset& ds, std::size_t index, std::uint64_t seed, int shots,
+                           SupportSampling sampling, std::size_t shuffled_query) {
   if (shots < 1) throw std::invalid_argument("episodes need shots >= 1, got " + std::to_string(shots));
   const auto& samples = ds.samples();
   EpisodeRng rng(seed, index);
@@ -55,7 +119,8 @@ Episode make_episode(const Dataset& ds, std::size_t index, std::uint64_t seed, i
   if (ds.episode_protocol() == EpisodeProtocol::sequential) {
     // HSNet PASCAL / FSS-1000: idx %= len(img_metadata); query = img_metadata[idx].
     ep.query = index % samples.size();
-    ep.class_id = samples[ep.query].class_id;
+  } else if (ds.episode_protocol() == EpisodeProtocol::shuffled) {
+    ep.query = shuffled_query;
   } else {
     // HSNet COCO: class uniform among the fold's classes, query uniform among its images.
     // Classes without any image are skipped (HSNet would fail on them; real folds have none).
@@ -63,27 +128,29 @@ Episode make_episode(const Dataset& ds, std::size_t index, std::uint64_t seed, i
     for (const auto& c : ds.classes())
       if (!ds.samples_of_class(c.id).empty()) eligible.push_back(c.id);
     if (eligible.empty()) throw std::runtime_error(ds.kind() + ": no class has images");
-    ep.class_id = eligible[rng.below(eligible.size())];
-    const auto& pool = ds.samples_of_class(ep.class_id);
+    const int cls = eligible[rng.below(eligible.size())];
+    const auto& pool = ds.samples_of_class(cls);
     ep.query = pool[rng.below(pool.size())];
   }
-  const std::string& qname = samples[ep.query].name;
+  ep.class_id = samples[ep.query].class_id;
+  const Sample& q = samples[ep.query];
+  const bool cross = is_cross_group(sampling);
   std::vector<std::size_t> others;
   for (std::size_t j : ds.samples_of_class(ep.class_id))
-    if (samples[j].name != qname) others.push_back(j);
+    if (samples[j].name != q.name && (!cross || samples[j].group != q.group)) others.push_back(j);
+  const std::string cls = "class " + std::to_string(ep.class_id) + " (" + ds.class_info(ep.class_id).name + ")";
   if (others.empty())
-    throw std::runtime_error(ds.kind() + ": class " + std::to_string(ep.class_id) + " (" +
-                             ds.class_info(ep.class_id).name + ") has no image other than the query '" + qname +
-                             "', so no support can be drawn");
-  if (sampling == SupportSampling::hsnet) {
+    throw std::runtime_error(ds.kind() + ": " + cls + " has no image other than the query '" + q.name + "'" +
+                             (cross ? " outside its group '" + q.group + "'" : std::string()) +
+                             ", so no support can be drawn");
+  if (sampling == SupportSampling::hsnet || sampling == SupportSampling::cross_group) {
     // HSNet: repeat {draw one uniformly from the class's images; keep it unless it is the query}.
     // Drawing uniformly among the others directly has the same distribution and always ends.
     for (int k = 0; k < shots; ++k) ep.supports.push_back(others[rng.below(others.size())]);
   } else {
     if (others.size() < static_cast<std::size_t>(shots))
-      throw std::runtime_error(ds.kind() + ": class " + std::to_string(ep.class_id) + " (" +
-                               ds.class_info(ep.class_id).name + ") has " + std::to_string(others.size()) +
-                               " image(s) besides the query; " + std::to_string(shots) +
+      throw std::runtime_error(ds.kind() + ": " + cls + " has " + std::to_string(others.size()) + " image(s) besides the query" +
+                               (cross ? " outside its group" : "") + "; " + std::to_string(shots) +
                                " distinct supports are needed");
     for (int k = 0; k < shots; ++k) {  // partial Fisher-Yates
       const std::size_t j = static_cast<std::size_t>(k) + rng.below(others.size() - static_cast<std::size_t>(k));
@@ -94,12 +161,31 @@ Episode make_episode(const Dataset& ds, std::size_t index, std::uint64_t seed, i
   return ep;
 }
 
+}  // namespace
+
+Episode make_episode(const Dataset& ds, std::size_t index, std::uint64_t seed, int shots, SupportSampling sampling) {
+  if (is_cross_group(sampling)) check_groups(ds);
+  std::size_t query = 0;
+  if (ds.episode_protocol() == EpisodeProtocol::shuffled) {
+    const std::size_t n = ds.samples().size();
+    query = shuffled_pass(ds, seed, index / n)[index % n];
+  }
+  return episode_with_query(ds, index, seed, shots, sampling, query);
+}
+
 std::vector<Episode> make_episodes(const Dataset& ds, const EpisodeOptions& o) {
   const std::size_t count = o.count ? o.count : ds.default_episode_count();
   const int shots = o.shots ? o.shots : ds.config().shots;
+  if (is_cross_group(o.sampling)) check_groups(ds);
+  const bool shuffled = ds.episode_protocol() == EpisodeProtocol::shuffled;
+  const std::size_t n = ds.samples().size();
+  std::vector<std::size_t> pass_order;
   std::vector<Episode> out;
   out.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) out.push_back(make_episode(ds, i, o.seed, shots, o.sampling));
+  for (std::size_t i = 0; i < count; ++i) {
+    if (shuffled && i % n == 0) pass_order = shuffled_pass(ds, o.seed, i / n);
+    out.push_back(episode_with_query(ds, i, o.seed, shots, o.sampling, shuffled ? pass_order[i % n] : 0));
+  }
   return out;
 }
 

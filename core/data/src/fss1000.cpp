@@ -82,7 +82,7 @@ class Fss1000 final : public Dataset {
         const auto dot2 = f.find('.', dot + 1);
         if (f.substr(dot + 1, dot2 == std::string::npos ? std::string::npos : dot2 - dot - 1) != "jpg") continue;
         const std::string stem = f.substr(0, dot);
-        samples_.push_back({dir / f, dir / (stem + ".png"), name + "/" + stem, id});
+        samples_.push_back({dir / f, dir / (stem + ".png"), name + "/" + stem, id, {}});
       }
     }
     check_sample_files("fss1000", samples_, layout);

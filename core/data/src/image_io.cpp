@@ -4,6 +4,7 @@
 #include <png.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -127,18 +128,32 @@ cv::Size read_image_size(const std::filesystem::path& path) {
   return m.size();
 }
 
-cv::Mat read_image_rgb(const std::filesystem::path& path) {
+namespace {
+
+void require_file(const std::filesystem::path& path, const std::string& what) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec))
-    throw std::runtime_error("image '" + path.string() + "' does not exist or is not a file");
+    throw std::runtime_error(what + " '" + path.string() + "' does not exist or is not a file");
+}
+
+// cv::imread after the header's size check; errors name the path.
+cv::Mat imread_checked(const std::filesystem::path& path, int flags, const std::string& what) {
   check_pixels(path, read_image_size(path));
-  cv::Mat bgr;
+  cv::Mat m;
   try {
-    bgr = cv::imread(path.string(), cv::IMREAD_COLOR | cv::IMREAD_IGNORE_ORIENTATION);
+    m = cv::imread(path.string(), flags | cv::IMREAD_IGNORE_ORIENTATION);
   } catch (const cv::Exception& e) {
-    throw std::runtime_error("cannot decode image '" + path.string() + "': " + e.what());
+    throw std::runtime_error("cannot decode " + what + " '" + path.string() + "': " + e.what());
   }
-  if (bgr.empty()) throw std::runtime_error("cannot decode image '" + path.string() + "' (corrupt or unsupported)");
+  if (m.empty()) throw std::runtime_error("cannot decode " + what + " '" + path.string() + "' (corrupt or unsupported)");
+  return m;
+}
+
+}  // namespace
+
+cv::Mat read_image_rgb(const std::filesystem::path& path) {
+  require_file(path, "image");
+  const cv::Mat bgr = imread_checked(path, cv::IMREAD_COLOR, "image");
   cv::Mat rgb;
   cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   return rgb;
@@ -148,12 +163,65 @@ cv::Mat read_label_png(const std::filesystem::path& path) {
   return to_single_channel(detail::read_png(path), /*allow_colour=*/false, path);
 }
 
-cv::Mat read_binary_mask(const std::filesystem::path& path) {
-  const detail::RawPng raw = detail::read_png(path);
-  cv::Mat v = to_single_channel(raw, /*allow_colour=*/true, path);
+namespace {
+
+bool is_png_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char head[8] = {0};
+  in.read(reinterpret_cast<char*>(head), 8);
+  return in.gcount() == 8 && png_sig_cmp(head, 0, 8) == 0;
+}
+
+// PIL's convert("L") of OpenCV's BGR(A) pixels: ITU-R 601-2 luma in 16-bit fixed point.
+template <typename T>
+std::uint32_t bgr_luma(const T* p) {
+  return static_cast<std::uint32_t>((p[2] * 19595ull + p[1] * 38470ull + p[0] * 7471ull + 0x8000ull) >> 16);
+}
+
+template <typename T>
+cv::Mat opencv_values(const cv::Mat& m) {
+  const int ch = m.channels();
+  std::vector<std::uint32_t> v(m.total());
+  std::uint32_t maxv = 0;
+  std::size_t k = 0;
+  for (int y = 0; y < m.rows; ++y) {
+    const T* row = m.ptr<T>(y);
+    for (int x = 0; x < m.cols; ++x, ++k) {
+      const T* p = row + x * ch;
+      v[k] = ch >= 3 ? bgr_luma(p) : static_cast<std::uint32_t>(p[0]);
+      maxv = std::max(maxv, v[k]);
+    }
+  }
+  const int shift = maxv <= 255 ? 0 : 8;  // as 16-bit PNGs: small values are class indices
+  cv::Mat out(m.size(), CV_8UC1);
+  std::uint8_t* dst = out.ptr<std::uint8_t>();
+  for (std::size_t i = 0; i < v.size(); ++i) dst[i] = static_cast<std::uint8_t>(v[i] >> shift);
+  return out;
+}
+
+}  // namespace
+
+MaskValues read_mask_values(const std::filesystem::path& path) {
+  require_file(path, "mask");
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == ".png" || is_png_file(path)) {  // a broken .png gets libpng's precise error
+    const detail::RawPng raw = detail::read_png(path);
+    return {to_single_channel(raw, /*allow_colour=*/true, path), raw.color_type == PNG_COLOR_TYPE_PALETTE};
+  }
+  const cv::Mat m = imread_checked(path, cv::IMREAD_UNCHANGED, "mask");
+  if (m.depth() == CV_8U) return {opencv_values<std::uint8_t>(m), false};
+  if (m.depth() == CV_16U) return {opencv_values<std::uint16_t>(m), false};
+  throw std::runtime_error("mask '" + path.string() + "' has samples that are not 8- or 16-bit integers");
+}
+
+cv::Mat read_binary_mask(const std::filesystem::path& path) { return binarize_mask(read_mask_values(path)); }
+
+cv::Mat binarize_mask(const MaskValues& mv) {
+  cv::Mat v = mv.values.clone();
   std::uint8_t* p = v.ptr<std::uint8_t>();
   const std::size_t n = v.total();
-  if (raw.color_type == PNG_COLOR_TYPE_PALETTE) {
+  if (mv.palette) {
     for (std::size_t i = 0; i < n; ++i) p[i] = p[i] == 0 ? 0 : (p[i] == 255 ? 255 : 1);
     return v;
   }

@@ -77,7 +77,7 @@ class Pascal5i final : public Dataset {
                                  std::to_string(p.class_id) + ", which is not a " + split + " class of fold " +
                                  std::to_string(cfg.fold));
       samples_.push_back({voc_ / "JPEGImages" / (p.image + ".jpg"), mask_dir_ / (p.image + ".png"), p.image,
-                          p.class_id});
+                          p.class_id, {}});
     }
     check_sample_files("pascal5i", samples_, layout);
     protocol_ = EpisodeProtocol::sequential;

@@ -264,7 +264,8 @@ std::string synthetic_layout() {
   base classes, "val"/"test" = the 5 novel ones, "all" = all 20. Training splits (trn, all) and
   evaluation splits (val, test) draw disjoint images. options: classes = use only the first N
   classes of the split, images_per_class (default 20), size = image side 16..1024 (default 64),
-  seed (default 0), distractors = 0..4 objects of other classes per image (default 2).
+  seed (default 0), distractors = 0..4 objects of other classes per image (default 2),
+  query_order = sequential (default: class by class) | shuffle.
   Sample names "synthetic/<class>_<n>" (training splits: "synthetic-trn/<class>_<n>").)";
 }
 
@@ -273,7 +274,7 @@ namespace {
 class Synthetic final : public Dataset {
  public:
   explicit Synthetic(const DatasetConfig& cfg) : Dataset(cfg) {
-    check_options(cfg, {"classes", "images_per_class", "size", "seed", "distractors"});
+    check_options(cfg, {"classes", "images_per_class", "size", "seed", "distractors", "query_order"});
     std::vector<int> ids;
     try {
       ids = synthetic_split_classes(cfg.split, cfg.fold);
@@ -292,14 +293,20 @@ class Synthetic final : public Dataset {
     for (int id : ids) {
       const SyntheticClass& c = synthetic_classes()[size_t(id - 1)];
       classes_.push_back({id, c.name, c.name});
-      for (int n = 0; n < per_class_; ++n) samples_.push_back({{}, {}, prefix + c.name + "_" + std::to_string(n), id});
+      for (int n = 0; n < per_class_; ++n) samples_.push_back({{}, {}, prefix + c.name + "_" + std::to_string(n), id, {}});
     }
     split_source_ = "synthetic fold " + std::to_string(cfg.fold) + " " + cfg.split;
-    protocol_ = EpisodeProtocol::sequential;
+    protocol_ = query_order_option(cfg, EpisodeProtocol::sequential);  // the demo's numbers rely on it
+    offers_query_order_ = true;
     finish();
   }
 
   std::string layout() const override { return synthetic_layout(); }
+  std::string coverage_advice() const override {
+    if (protocol_ != EpisodeProtocol::sequential) return Dataset::coverage_advice();
+    return Dataset::coverage_advice() + ", or lower options.images_per_class (queries go class by class, " +
+           std::to_string(per_class_) + " per class)";
+  }
 
  protected:
   cv::Mat read_image(const Sample& s) const override {
@@ -308,6 +315,7 @@ class Synthetic final : public Dataset {
     return rgb;
   }
   cv::Size read_image_size(const Sample&) const override { return {draw_.size, draw_.size}; }
+  cv::Size read_mask_size(const Sample&) const override { return {draw_.size, draw_.size}; }
   cv::Mat read_mask(const Sample& s, int class_id, cv::Size) const override {
     cv::Mat m;
     draw_synthetic(s.class_id, stream_, number(s), draw_, nullptr, &m);

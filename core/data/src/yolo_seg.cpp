@@ -26,7 +26,7 @@ std::string yolo_seg_layout() {
   normalised to [0,1], n >= 3. A class's mask is the union of its polygons. Class id = class + 1.
   class names: option names = file with one name per line (line k = class k); default the 80 COCO
   names in Ultralytics order (0 person ... 79 toothbrush). Classes with fewer than min_images
-  images (default shots + 1) are not evaluated.)";
+  images (default shots + 1) are not evaluated. query_order = sequential (default) | shuffle.)";
 }
 
 namespace {
@@ -81,7 +81,7 @@ std::vector<Polygon> parse_labels(const std::filesystem::path& path, std::size_t
 class YoloSeg final : public Dataset {
  public:
   explicit YoloSeg(const DatasetConfig& cfg) : Dataset(cfg) {
-    check_options(cfg, {"subset", "names", "min_images"});
+    check_options(cfg, {"subset", "names", "min_images", "query_order"});
     const std::string layout = yolo_seg_layout();
     const auto root = resolve_root("yolo-seg", cfg.root, "", "images", layout);
     std::error_code ec;
@@ -131,14 +131,15 @@ class YoloSeg final : public Dataset {
     }
     for (const auto& im : imgs)
       for (int c : im.classes)
-        if (evaluated.count(c)) samples_.push_back({im.image, im.label, im.stem, c});
+        if (evaluated.count(c)) samples_.push_back({im.image, im.label, im.stem, c, {}});
     if (classes_.empty())
       layout_error("yolo-seg", "no class has at least " + std::to_string(min_images) + " labelled images in '" +
                                    img_dir.string() + "'",
                    layout);
     split_source_ = "labels of " + lbl_dir.string() + " (" + std::to_string(count.size()) + " classes present, " +
                     std::to_string(classes_.size()) + " with >= " + std::to_string(min_images) + " images)";
-    protocol_ = EpisodeProtocol::sequential;
+    protocol_ = query_order_option(cfg, EpisodeProtocol::sequential);  // coco128's reported numbers rely on it
+    offers_query_order_ = true;
     finish();
     spdlog::info("yolo-seg: {} images, {} image-class pairs, {}", imgs.size(), samples_.size(), split_source_);
   }
@@ -146,6 +147,7 @@ class YoloSeg final : public Dataset {
   std::string layout() const override { return yolo_seg_layout(); }
 
  protected:
+  cv::Size read_mask_size(const Sample& s) const override { return read_image_size(s); }  // drawn at it
   cv::Mat read_mask(const Sample& s, int class_id, cv::Size size) const override {
     if (class_id < 1 || static_cast<std::size_t>(class_id) > names_.size())
       throw std::out_of_range("yolo-seg: class " + std::to_string(class_id) + " is outside 1.." +

@@ -159,3 +159,57 @@ TEST_CASE("episodes + metrics: a perfect predictor scores 1, an empty one 0 fore
   CHECK(empty.fbiou() == Approx(bg / all / 2));
   CHECK(bg / all > 0.5);
 }
+
+TEST_CASE("episodes: query_order = shuffle covers every sample per pass and every class first", "[data][episodes]") {
+  DatasetConfig cfg;
+  cfg.kind = "synthetic";
+  cfg.options = {{"classes", "4"}, {"images_per_class", "5"}, {"query_order", "shuffle"}};
+  const auto ds = open_dataset(cfg);
+  REQUIRE(ds->episode_protocol() == EpisodeProtocol::shuffled);
+  const auto eps = make_episodes(*ds, 50, 7, 1);
+  for (std::size_t pass = 0; pass < 2; ++pass) {
+    std::set<std::size_t> queries, first_classes;
+    for (std::size_t i = 0; i < 20; ++i) queries.insert(eps[20 * pass + i].query);
+    CHECK(queries.size() == 20);  // a permutation: every sample once
+    for (std::size_t i = 0; i < 4; ++i) first_classes.insert(eps[20 * pass + i].class_id);
+    CHECK(first_classes.size() == 4);  // the first 4 queries of a pass cover the 4 classes
+  }
+  bool moved = false;
+  for (std::size_t i = 0; i < 20; ++i) moved |= eps[i].query != eps[20 + i].query || eps[i].query != i;
+  CHECK(moved);  // passes are shuffled (not the sorted order, not the same twice)
+  for (std::size_t i : {0, 19, 20, 49}) CHECK(make_episode(*ds, i, 7, 1) == eps[i]);  // random access
+  CHECK(make_episodes(*ds, 50, 7, 1) == eps);
+  CHECK(make_episodes(*ds, 50, 8, 1) != eps);
+  for (const auto& e : eps) {
+    CHECK(e.class_id == ds->samples()[e.query].class_id);
+    CHECK(e.supports[0] != e.query);
+  }
+  // The issue's case: fewer episodes than images still gives every class an episode.
+  std::set<int> visited;
+  for (const auto& e : make_episodes(*ds, 4, 123, 1)) visited.insert(e.class_id);
+  CHECK(visited.size() == 4);
+  CHECK_THAT(ds->coverage_advice(), Catch::Contains("at least 4"));
+  cfg.options["query_order"] = "random";
+  CHECK_THROWS_WITH(open_dataset(cfg), Catch::Contains("query_order") && Catch::Contains("shuffle"));
+}
+
+TEST_CASE("episodes: the advice for classes without episodes fits the reader", "[data][episodes]") {
+  const auto syn = synthetic(3, 5);
+  CHECK(syn->episode_protocol() == EpisodeProtocol::sequential);  // the demo's order, unchanged
+  CHECK_THAT(syn->coverage_advice(), Catch::Contains("episodes to 15") && Catch::Contains("images_per_class") &&
+                                         Catch::Contains("query_order"));
+  difss::test::TempDir tmp;
+  for (const char* c : {"a", "b"})
+    for (const char* s : {"1", "2"}) {
+      difss::test::write_jpeg(tmp / c / (std::string(s) + ".jpg"), 8, 8);
+      cv::imwrite((tmp / c / (std::string(s) + ".png")).string(), cv::Mat::ones(8, 8, CV_8UC1));
+    }
+  DatasetConfig cfg;
+  cfg.kind = "folder";
+  cfg.root = tmp.path();
+  const auto folder = open_dataset(cfg);
+  CHECK_THAT(folder->coverage_advice(), Catch::Contains("episodes to 4") && Catch::Contains("query_order = \"shuffle\"") &&
+                                            !Catch::Contains("images_per_class"));
+  CHECK(parse_support_sampling("cross_group") == SupportSampling::cross_group);
+  CHECK(std::string(to_string(SupportSampling::cross_group_distinct)) == "cross_group_distinct");
+}

@@ -2,11 +2,13 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
 #include "data_test_util.hpp"
 #include "difss/data/dataset.hpp"
+#include "difss/data/dataset_check.hpp"
 #include "difss/data/splits.hpp"
 #include "shared_data.hpp"
 
@@ -163,6 +165,12 @@ TEST_CASE("yolo-seg on coco128-seg: classes, pairs, rasterised polygons", "[data
   CHECK(ds->class_set() == "coco");
   CHECK(ds->class_info(1).name == "person");
   CHECK(ds->class_info(46).name == "bowl");  // YOLO class 45
+  const DatasetCheck files = check_dataset_files(*ds);  // polygons are drawn at the image's size
+  std::set<std::string> distinct;  // each image once, though listed for each of its classes
+  for (const auto& s : ds->samples()) distinct.insert(s.image_path.string());
+  CHECK(files.images == distinct.size());
+  CHECK(distinct.size() < ds->samples().size());
+  CHECK(files.problem_count == 0);
   cfg.shots = 2;
   CHECK(open_dataset(cfg)->classes().size() == 49);
 

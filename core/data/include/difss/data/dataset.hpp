@@ -4,7 +4,9 @@
 //   pascal5i  PASCAL-5i (VOC2012 + SBD aug masks), HSNet's folds and val lists
 //   coco20i   COCO-20i (COCO 2014 + HSNet's label PNGs), HSNet's interleaved folds
 //   fss1000   FSS-1000 class folders, HSNet's trn/val/test class lists
-//   folder    a user's own classes: one folder per class (or flat NAME_NN files, as PerSAM's)
+//   folder    a user's own classes: one folder per class (or flat NAME_NN files, as PerSAM's),
+//             parallel image/mask trees, classes from folders, a mapping file or mask values
+//   coco-json COCO-style JSON annotations (polygons, RLE, iscrowd) + an image folder
 //   yolo-seg  images + YOLO polygon labels (Ultralytics layout), polygons rasterised to masks
 //   synthetic procedurally drawn shapes, no files (for end-to-end tests)
 //
@@ -39,6 +41,8 @@ struct Sample {
   std::string name;  // relative stem used in aux-support names: "2007_000033",
                      // "val2014/COCO_val2014_000000000042", "eiffel_tower/1"
   int class_id = 0;
+  std::string group;  // e.g. the video or patient; "" when the dataset defines no groups
+                      // (support_sampling = cross_group draws supports from other groups)
 };
 
 struct DatasetConfig {
@@ -55,7 +59,12 @@ struct DatasetConfig {
 enum class EpisodeProtocol {
   sequential,     // query = samples()[i % samples().size()]  (HSNet PASCAL, FSS-1000)
   class_uniform,  // class uniform among classes(), query uniform among its samples (HSNet COCO)
+  shuffled,       // a seeded permutation of samples() per pass: every sample is queried once
+                  // before any repeats, and the first classes().size() queries cover every class
 };
+
+// What a dataset does with a mask whose size differs from its image's (option `mask_resize`).
+enum class MaskResize { error, nearest };
 
 class Dataset {
  public:
@@ -86,11 +95,17 @@ class Dataset {
 
   // RGB uint8 HxWx3.
   cv::Mat load_image(std::size_t i) const;
-  // uint8 HxW: 0 background, 1 foreground of `class_id`, 255 ignore. Throws naming both files
-  // and both sizes when the mask's size differs from the image's.
+  // uint8 HxW: 0 background, 1 foreground of `class_id`, 255 ignore. When the mask's size differs
+  // from the image's: resized with resize_nearest under mask_resize = nearest, else an error
+  // naming both files and both sizes.
   cv::Mat load_mask(std::size_t i, int class_id) const;
   cv::Mat load_mask(std::size_t i) const { return load_mask(i, sample_at(i).class_id); }
   cv::Size image_size(std::size_t i) const;
+  // The size of sample i's mask as stored, from the file header where the format has one (PNG,
+  // JPEG; others are decoded); drawn masks (yolo-seg, coco-json, synthetic) give the size they are
+  // drawn at. With image_size, a cheap check before anything heavy runs (check_dataset_files).
+  cv::Size mask_size(std::size_t i) const;
+  MaskResize mask_resize() const { return mask_resize_; }
 
   // The {class} of DifFSS aux-support file names for this class: the class's value in the mask
   // file (PASCAL/COCO/YOLO: the id; binary-mask datasets FSS-1000/folder: 1, as
@@ -100,6 +115,11 @@ class Dataset {
   virtual std::string layout() const = 0;
   // Summary for run reports: kind, root, fold, split, split source, classes with sample counts.
   nlohmann::json describe() const;
+  // Advice for a run in which some classes got no episode, in terms of this reader's options
+  // (e.g. "raise [dataset] episodes to at least 12"), for the host's warning.
+  virtual std::string coverage_advice() const;
+  // Number of distinct non-empty Sample::group values (0: the dataset defines no groups).
+  std::size_t group_count() const;
 
  protected:
   explicit Dataset(DatasetConfig config);
@@ -110,12 +130,16 @@ class Dataset {
   EpisodeProtocol protocol_ = EpisodeProtocol::sequential;
   std::size_t default_episodes_ = 0;  // 0: samples_.size()
   std::string split_source_;
+  MaskResize mask_resize_ = MaskResize::error;
+  bool offers_mask_resize_ = false;   // the kind has the option (named in the size error)
+  bool offers_query_order_ = false;   // the kind has option query_order (named in advice)
   // Validates ids, drops nothing, builds the per-class index; throws on an empty dataset.
   void finish();
 
   const Sample& sample_at(std::size_t i) const;
   virtual cv::Mat read_image(const Sample& s) const;
   virtual cv::Size read_image_size(const Sample& s) const;
+  virtual cv::Size read_mask_size(const Sample& s) const;  // default: the header of s.mask_path
   // The binary mask (0/1/255) of `class_id`, at the stored size of the mask file (or at
   // `image_size` for masks that are drawn, e.g. YOLO polygons).
   virtual cv::Mat read_mask(const Sample& s, int class_id, cv::Size image_size) const = 0;

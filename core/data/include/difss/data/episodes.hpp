@@ -22,8 +22,13 @@ class Dataset;
 enum class SupportSampling {
   hsnet,     // K independent uniform draws (HSNet's loop: duplicates possible when K > 1)
   distinct,  // K distinct images, uniform without replacement (needs K other images)
+  // As hsnet / distinct, among the class's samples of OTHER groups than the query's (Sample::group:
+  // video, patient, site). Needs a dataset with groups and >= 2 groups in every class.
+  cross_group,
+  cross_group_distinct,
 };
-SupportSampling parse_support_sampling(std::string_view text);  // "hsnet" | "distinct"
+// "hsnet" | "distinct" | "cross_group" | "cross_group_distinct"
+SupportSampling parse_support_sampling(std::string_view text);
 const char* to_string(SupportSampling sampling);
 
 struct Episode {
@@ -56,7 +61,9 @@ class EpisodeRng {
   std::uint64_t state_;
 };
 
-// Episode `index`. Throws when the class has too few other images for the sampling.
+// Episode `index`. Throws when the class has too few other images for the sampling. The query
+// follows dataset.episode_protocol(): sequential, class_uniform, or shuffled (a permutation per
+// pass of len(samples) episodes, from its own stream seeded by (seed, pass); see README).
 Episode make_episode(const Dataset& dataset, std::size_t index, std::uint64_t seed, int shots,
                      SupportSampling sampling = SupportSampling::hsnet);
 std::vector<Episode> make_episodes(const Dataset& dataset, const EpisodeOptions& options);

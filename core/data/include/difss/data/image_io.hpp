@@ -34,7 +34,20 @@ cv::Mat read_label_png(const std::filesystem::path& path);
 //  - palette PNG: index 0 -> 0, index 255 -> 255 (ignore), any other index -> 1;
 //  - greyscale (or colour, converted with PIL's "L" weights): if every value is <= 1 the values
 //    are used as they are (0/1 masks), otherwise value >= 128 -> 1 (HSNet's FSS-1000 rule).
+// Any format read_mask_values reads (PNG, JPEG, BMP, TIFF, WebP).
 cv::Mat read_binary_mask(const std::filesystem::path& path);
+
+// The stored values of a mask file of any format, as CV_8UC1, with whether they are palette
+// indices. PNG through libpng (as read_label_png, but colour PNGs are converted with PIL's "L"
+// weights); JPEG, BMP, TIFF, WebP through OpenCV (colour -> PIL "L" weights, alpha dropped,
+// 16-bit kept when <= 255 else >> 8). Throws naming the path if unreadable.
+struct MaskValues {
+  cv::Mat values;
+  bool palette = false;
+};
+MaskValues read_mask_values(const std::filesystem::path& path);
+// read_binary_mask's rule applied to values already read.
+cv::Mat binarize_mask(const MaskValues& mask);
 
 // The 256-colour PASCAL VOC palette (index i -> RGB).
 const std::vector<std::array<std::uint8_t, 3>>& voc_palette();
