@@ -19,8 +19,10 @@
 
 namespace difss::test {
 
-// plugins/condition/<plugin>/tests/data/<file>
+// plugins/condition/<plugin>/tests/data/<file>; plugin "common": the condition library's own,
+// core/models/condition/tests/data/<file>.
 inline std::filesystem::path condition_data(const std::string& plugin, const std::string& file) {
+  if (plugin == "common") return source_dir() / "core" / "models" / "condition" / "tests" / "data" / file;
   return source_dir() / "plugins" / "condition" / plugin / "tests" / "data" / file;
 }
 
