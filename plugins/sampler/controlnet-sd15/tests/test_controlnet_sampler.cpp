@@ -179,7 +179,7 @@ TEST_CASE("controlnet-sd15: bad parameters are rejected with a status", "[sd][pl
   }
 }
 
-TEST_CASE("controlnet-sd15: samples 2 images of 64x64 from a random reduced checkpoint", "[sd][plugin][shared]") {
+TEST_CASE("controlnet-sd15: samples 2 images of 64x64 from a random reduced checkpoint", "[sd][plugin][shared][slow]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   CallState st;
   Instance inst;
@@ -221,7 +221,7 @@ TEST_CASE("controlnet-sd15: samples 2 images of 64x64 from a random reduced chec
   CHECK(r.sizes() == at::IntArrayRef({1, 64, 128, 3}));
 }
 
-TEST_CASE("controlnet-sd15: cancellation between steps", "[sd][plugin][shared]") {
+TEST_CASE("controlnet-sd15: cancellation between steps", "[sd][plugin][shared][slow]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   CallState st;
   Instance inst;

@@ -55,7 +55,7 @@ TEST_CASE("tiny-controlnet: the committed checkpoint loads with its configuratio
   CHECK(m.schedule.timesteps() == 1000);
 }
 
-TEST_CASE("tiny-controlnet: deterministic per (seed, k), independent of the batch", "[tiny][sampler]") {
+TEST_CASE("tiny-controlnet: deterministic per (seed, k), independent of the batch", "[tiny][sampler][slow]") {
   cv::Mat rgb, mask;
   data::draw_synthetic(3, data::SyntheticStream::evaluation, 0, {}, &rgb, &mask);
   tiny::TinySampleRequest r;
