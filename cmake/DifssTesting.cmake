@@ -12,7 +12,7 @@
 #   NAME:shared       [shared]: they read ../shared            labels fast, shared
 #   NAME:slow         [slow]: parity runs, training, ...       labels slow
 #   NAME:slow-shared  both tags                                labels slow, shared
-# so `ctest -L fast` is the quick subset (under 2 minutes on 2 cores) and `ctest -L slow` the rest.
+# so `ctest -L fast` is the quick subset (target: under 2 minutes on 2 cores), `ctest -L slow` the rest.
 # The parts an executable has are read from the TEST_CASE lines of its sources when cmake runs;
 # under ctest the executable checks that each of its test cases belongs to a registered part
 # (DIFSS_TEST_PARTS) and fails otherwise, so a new tag needs a cmake re-run, never goes unseen.
