@@ -30,7 +30,9 @@ function(difss_add_plugin name)
                           CXX_VISIBILITY_PRESET hidden C_VISIBILITY_PRESET hidden
                           VISIBILITY_INLINES_HIDDEN ON)
     target_link_libraries(${name}_objects PUBLIC ${deps})
-    target_compile_definitions(${name}_objects PUBLIC DIFSS_PLUGIN_TORCH_VERSION="${torch_version}")
+    # PRIVATE: the entry macro reads it where it is compiled; a target that links several
+    # plugins' objects (tests, tools) must not inherit two different values.
+    target_compile_definitions(${name}_objects PRIVATE DIFSS_PLUGIN_TORCH_VERSION="${torch_version}")
     set(objs $<TARGET_OBJECTS:${name}_objects>)
   endif()
 

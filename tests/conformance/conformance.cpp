@@ -8,8 +8,10 @@
 //   - one call on synthetic inputs: outputs follow the port conventions, their deleter is set
 //     and the host's single call of it is the only one;
 //   - the same inputs and seed give the same output; malformed inputs give a status, not a crash.
-// Plugins whose required parameters (checkpoints) have no fixture in
-// plugins/<kind>/<name>/tests/conformance.toml are checked up to creation and say so.
+// Fixtures (plugins/<kind>/<name>/tests/conformance.toml) name the files a plugin needs to be
+// created. The creation and calls of a plugin whose fixture reads the shared data run in a
+// [shared] test case, reported skipped where that data is absent; any other fixture problem (a
+// file the build should have written, a required parameter without a value) is a failure.
 #include <difss/core/dl_views.hpp>
 #include <difss/core/host_services.hpp>
 #include <difss/core/pipeline.hpp>
@@ -22,6 +24,7 @@
 #include <opencv2/imgproc.hpp>
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <map>
@@ -36,7 +39,8 @@ struct Fixture {
   nlohmann::json params = nlohmann::json::object();
   std::map<std::string, SourceLoc> locs;
   fs::path base;
-  std::string missing;  // a ${...} file of the fixture that is absent: creation is not checked
+  std::vector<fs::path> shared_files;  // files of the shared data it names, relative to that folder
+  std::string missing_build_file;      // a ${DIFSS_BINARY_DIR} file that the build did not write
 };
 
 // plugin id -> fixture parameters, from every plugins/*/*/tests/conformance.toml.
@@ -53,27 +57,26 @@ const std::map<std::string, Fixture>& fixtures() {
         for (auto&& [id, v] : t) {
           Fixture fx;
           fx.base = f.parent_path();
-          std::string missing;
           if (auto* params = v.as_table())
             for (auto&& [k, pv] : *params) {
               if (auto s = pv.value<std::string>()) {
                 // "${DIFSS_SHARED_DIR}/..." names a file of the shared data, "${DIFSS_BINARY_DIR}/..."
-                // one the build writes; when it is absent the fixture is dropped and the plugin
-                // is checked up to creation only.
+                // one the build writes.
                 std::string value = *s;
-                for (const auto& [var, dir] : {std::pair<std::string, std::string>{"${DIFSS_SHARED_DIR}", difss::test::shared_dir().string()},
-                                               {"${DIFSS_BINARY_DIR}", DIFSS_BINARY_DIR}})
-                  if (value.rfind(var, 0) == 0) {
-                    value = dir + value.substr(var.size());
-                    if (!fs::exists(value) && missing.empty()) missing = value;
-                  }
+                const std::string shared_var = "${DIFSS_SHARED_DIR}/", build_var = "${DIFSS_BINARY_DIR}/";
+                if (value.rfind(shared_var, 0) == 0) {
+                  fx.shared_files.push_back(value.substr(shared_var.size()));
+                  value = (difss::test::shared_dir() / fx.shared_files.back()).string();
+                } else if (value.rfind(build_var, 0) == 0) {
+                  value = (fs::path(DIFSS_BINARY_DIR) / value.substr(build_var.size())).string();
+                  if (!fs::exists(value) && fx.missing_build_file.empty()) fx.missing_build_file = value;
+                }
                 fx.params[std::string(k.str())] = value;
               }
               else if (auto b = pv.as_boolean()) fx.params[std::string(k.str())] = b->get();
               else if (auto i = pv.as_integer()) fx.params[std::string(k.str())] = i->get();
               else if (auto d = pv.value<double>()) fx.params[std::string(k.str())] = *d;
             }
-          fx.missing = missing;
           out[std::string(id.str())] = fx;
         }
       }
@@ -245,6 +248,69 @@ difss_status try_create(const PluginInfo& p, const std::vector<difss_param>& par
   return st;
 }
 
+const Fixture& fixture_of(const PluginInfo& p) {
+  static const Fixture none;
+  auto it = fixtures().find(p.id);
+  return it == fixtures().end() ? none : it->second;
+}
+
+// The plugin's parameters: its fixture's, defaults for the rest. `errors` collects what keeps
+// them from creating the plugin (a required parameter without a value, an unwritten build file).
+ResolvedParams fixture_params(const PluginInfo& p, std::vector<std::string>& errors) {
+  const Fixture& f = fixture_of(p);
+  ResolvedParams rp = resolve_params(*p.descriptor, f.params, f.locs, SourceLoc{"conformance.toml", 1, 1}, f.base, errors);
+  if (!f.missing_build_file.empty())
+    errors.push_back("the fixture's file " + f.missing_build_file + " is absent (the build writes it)");
+  return rp;
+}
+
+// create/destroy loops, two calls on the same inputs (same output, port conventions, deleters),
+// one call on malformed inputs.
+void check_creation_and_calls(const PluginInfo& p, const std::vector<difss_param>& good) {
+  const Descriptor& d = *p.descriptor;
+  for (int round = 0; round < 3; ++round) {
+    Object obj = nullptr;
+    std::string msg;
+    const difss_status created = try_create(p, good, obj, &msg);
+    INFO("creation message: " << msg);
+    REQUIRE(created == DIFSS_OK);
+    REQUIRE(obj != nullptr);
+    destroy(d, obj);
+  }
+  Object obj = nullptr;
+  std::string msg;
+  REQUIRE(try_create(p, good, obj, &msg) == DIFSS_OK);
+  // Unknown extension ids answer NULL (instance extensions are optional, by id).
+  const char* no_such = "org.difss.no-such-extension/1";
+  const void* ext = nullptr;
+  switch (d.kind) {
+    case DIFSS_KIND_CONDITION: { auto* o = static_cast<const difss_condition*>(obj); ext = o->get_extension(o, no_such); break; }
+    case DIFSS_KIND_SAMPLER: { auto* o = static_cast<const difss_sampler*>(obj); ext = o->get_extension(o, no_such); break; }
+    case DIFSS_KIND_SEGMENTER: { auto* o = static_cast<const difss_segmenter*>(obj); ext = o->get_extension(o, no_such); break; }
+  }
+  CHECK(ext == nullptr);
+  Outputs a = call_once(d, obj, false);
+  INFO("call message: " << a.message);
+  REQUIRE(a.status == DIFSS_OK);
+  Outputs b = call_once(d, obj, false);
+  REQUIRE(b.status == DIFSS_OK);
+  REQUIRE(a.tensors.size() == b.tensors.size());
+  const char* formats[3][2] = {{DIFSS_FORMAT_IMAGE, ""}, {DIFSS_FORMAT_IMAGES, ""}, {DIFSS_FORMAT_PROB, DIFSS_FORMAT_MASK}};
+  for (size_t k = 0; k < a.tensors.size(); ++k) {
+    check_port(a.tensors[k], "output", formats[d.kind - 1][k]);
+    cv::Mat ma = copy_to_mat(a.tensors[k]->dl_tensor), mb = copy_to_mat(b.tensors[k]->dl_tensor);
+    INFO("deterministic output " << k);
+    REQUIRE(ma.size() == mb.size());
+    CHECK(cv::norm(ma, mb, cv::NORM_INF) == 0);
+    call_deleter_once(a.tensors[k]);
+    call_deleter_once(b.tensors[k]);
+  }
+  Outputs bad = call_once(d, obj, true);
+  CHECK(bad.status == DIFSS_ERR_INVALID_ARGUMENT);
+  CHECK_FALSE(bad.message.empty());
+  destroy(d, obj);
+}
+
 }  // namespace
 
 TEST_CASE("conformance: the plugin folder was scanned") {
@@ -295,12 +361,13 @@ TEST_CASE("conformance: every plugin") {
       if (d.kind == DIFSS_KIND_SEGMENTER) CHECK((has_output(d, DIFSS_FORMAT_PROB) && has_output(d, DIFSS_FORMAT_MASK)));
 
       // -- parameters: fixture or defaults
-      auto fx = fixtures().find(p->id);
       std::vector<std::string> errors;
-      Fixture empty;
-      const Fixture& f = fx == fixtures().end() ? empty : fx->second;
-      ResolvedParams rp = resolve_params(d, f.params, f.locs, SourceLoc{"conformance.toml", 1, 1}, f.base, errors);
-      if (!f.missing.empty()) errors.push_back("the fixture's file " + f.missing + " is absent");
+      const ResolvedParams rp = fixture_params(*p, errors);
+      const auto& shared_files = fixture_of(*p).shared_files;
+      const bool reads_shared = !shared_files.empty();
+      const bool shared_absent = std::any_of(shared_files.begin(), shared_files.end(), [](const fs::path& rel) {
+        return !fs::exists(difss::test::shared_dir() / rel);
+      });
       auto good = rp.c_params();
 
       // -- bad parameters: a status, never a crash
@@ -318,8 +385,8 @@ TEST_CASE("conformance: every plugin") {
         std::string msg;
         INFO("wrong type for " << s.name);
         CHECK(try_create(*p, bad, obj, &msg) == DIFSS_ERR_INVALID_ARGUMENT);
-        // Without a fixture for its required parameters the plugin may name those first.
-        if (errors.empty()) CHECK_THAT(msg, Catch::Contains(s.name));
+        // A plugin that cannot be created (its fixture's shared files absent) may name those first.
+        if (errors.empty() && !shared_absent) CHECK_THAT(msg, Catch::Contains(s.name));
         if (s.flags & DIFSS_PARAM_FLAG_HAS_RANGE) {
           bad.back().value.type = s.type;
           bad.back().value.i = int64_t(s.max) + 1000;
@@ -344,52 +411,27 @@ TEST_CASE("conformance: every plugin") {
         CHECK(try_create(*p, bad, obj) == DIFSS_ERR_INVALID_ARGUMENT);
       }
 
-      if (!errors.empty()) {
-        WARN(p->id << ": creation not checked: " << errors.front());
-      } else {
-        // -- create/destroy loop
-        for (int round = 0; round < 3; ++round) {
-          Object obj = nullptr;
-          std::string msg;
-          const difss_status created = try_create(*p, good, obj, &msg);
-          INFO("creation message: " << msg);
-          REQUIRE(created == DIFSS_OK);
-          REQUIRE(obj != nullptr);
-          destroy(d, obj);
-        }
-        // -- calls
-        Object obj = nullptr;
-        std::string msg;
-        REQUIRE(try_create(*p, good, obj, &msg) == DIFSS_OK);
-        // Unknown extension ids answer NULL (instance extensions are optional, by id).
-        const void* ext = nullptr;
-        switch (d.kind) {
-          case DIFSS_KIND_CONDITION: { auto* o = static_cast<const difss_condition*>(obj); ext = o->get_extension(o, "org.difss.no-such-extension/1"); break; }
-          case DIFSS_KIND_SAMPLER: { auto* o = static_cast<const difss_sampler*>(obj); ext = o->get_extension(o, "org.difss.no-such-extension/1"); break; }
-          case DIFSS_KIND_SEGMENTER: { auto* o = static_cast<const difss_segmenter*>(obj); ext = o->get_extension(o, "org.difss.no-such-extension/1"); break; }
-        }
-        CHECK(ext == nullptr);
-        Outputs a = call_once(d, obj, false);
-        INFO("call message: " << a.message);
-        REQUIRE(a.status == DIFSS_OK);
-        Outputs b = call_once(d, obj, false);
-        REQUIRE(b.status == DIFSS_OK);
-        REQUIRE(a.tensors.size() == b.tensors.size());
-        const char* formats[3][2] = {{DIFSS_FORMAT_IMAGE, ""}, {DIFSS_FORMAT_IMAGES, ""}, {DIFSS_FORMAT_PROB, DIFSS_FORMAT_MASK}};
-        for (size_t k = 0; k < a.tensors.size(); ++k) {
-          check_port(a.tensors[k], "output", formats[d.kind - 1][k]);
-          cv::Mat ma = copy_to_mat(a.tensors[k]->dl_tensor), mb = copy_to_mat(b.tensors[k]->dl_tensor);
-          INFO("deterministic output " << k);
-          REQUIRE(ma.size() == mb.size());
-          CHECK(cv::norm(ma, mb, cv::NORM_INF) == 0);
-          call_deleter_once(a.tensors[k]);
-          call_deleter_once(b.tensors[k]);
-        }
-        Outputs bad = call_once(d, obj, true);
-        CHECK(bad.status == DIFSS_ERR_INVALID_ARGUMENT);
-        CHECK_FALSE(bad.message.empty());
-        destroy(d, obj);
-      }
+      // -- creation and calls (for a fixture that reads the shared data: in the [shared] test case)
+      INFO("fixture problems: " << (errors.empty() ? "none" : errors.front()));
+      REQUIRE(errors.empty());
+      if (!reads_shared) check_creation_and_calls(*p, good);
+    }
+  }
+}
+
+TEST_CASE("conformance: creation and calls of the plugins whose fixture reads the shared data", "[shared]") {
+  for (const PluginInfo* p : registry().plugins()) {
+    const Fixture& f = fixture_of(*p);
+    if (f.shared_files.empty()) continue;
+    DYNAMIC_SECTION(p->id) {
+      bool missing = false;
+      for (const auto& rel : f.shared_files) missing = missing || difss::test::shared_missing(rel);
+      if (missing) continue;
+      std::vector<std::string> errors;
+      const ResolvedParams rp = fixture_params(*p, errors);
+      INFO("fixture problems: " << (errors.empty() ? "none" : errors.front()));
+      REQUIRE(errors.empty());
+      check_creation_and_calls(*p, rp.c_params());
     }
   }
 }

@@ -68,7 +68,7 @@ TEST_CASE("--version and --help exit 0") {
   CHECK_THAT(h.output, Catch::Contains("Exit codes"));
 }
 
-TEST_CASE("bench and train pass their arguments (and --help) to the benchmark or trainer") {
+TEST_CASE("bench and train pass their arguments (and --help) to the benchmark or trainer", "[slow]") {
   Exec none = run_host("bench");
   CHECK(none.code == 2);
   CHECK_THAT(none.output, Catch::Contains("conditions | sampler | segmenter"));

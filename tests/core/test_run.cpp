@@ -90,7 +90,7 @@ TEST_CASE("the episode list and metrics for a fixed seed are identical in two ru
   CHECK(read(tmp.path / "a/results.json")["metrics"] == read(tmp.path / "b/results.json")["metrics"]);
 }
 
-TEST_CASE("killed with SIGKILL midway, a re-run resumes without redoing episodes and matches") {
+TEST_CASE("killed with SIGKILL midway, a re-run resumes without redoing episodes and matches", "[slow]") {
   TempDir tmp;
   const int n = 300;
   auto ref = tmp.write("ref.toml", pipeline(tmp.path / "ref", n));
@@ -177,7 +177,7 @@ TEST_CASE("unreadable images stop the run, or are skipped and counted with on_er
   CHECK(res["skipped"][0]["reason"].get<std::string>().find("1.jpg") != std::string::npos);
 }
 
-TEST_CASE("two shards of a run give exactly the metrics of the unsharded run") {
+TEST_CASE("two shards of a run give exactly the metrics of the unsharded run", "[slow]") {
   TempDir tmp;
   auto whole = tmp.write("w.toml", pipeline(tmp.path / "whole", 16));
   auto split = tmp.write("s.toml", pipeline(tmp.path / "split", 16));
@@ -213,7 +213,7 @@ TEST_CASE("generate mode writes per_support aux images for every pair and resume
   CHECK(read(tmp.path / "gen/results.json")["counts"]["generated_images"] == 0);
 }
 
-TEST_CASE("a pipeline over coco128-seg produces results, CSV, grids and the report") {
+TEST_CASE("a pipeline over coco128-seg produces results, CSV, grids and the report", "[shared]") {
   DIFSS_REQUIRE_SHARED("data/coco128-seg");
   TempDir tmp;
   std::string toml = "[pipeline]\noutput = \"" + (tmp.path / "coco").string() + "\"\n[dataset]\nkind = \"yolo-seg\"\nroot = \"" +

@@ -1,8 +1,17 @@
-// Where the read-only shared test data lives (images, weights, reference facts).
-// DIFSS_SHARED_DIR (set by ctest) wins; otherwise ../shared beside the source tree.
-// Tests that need it call DIFSS_REQUIRE_SHARED("data/voc-sample") which skips the test case
-// with a clear message when the folder is absent.
+// Where the read-only shared test data lives (images, weights, reference facts), and how a test
+// case that needs it skips.
+//
+// DIFSS_SHARED_DIR names the folder. Where the environment names none, the test main sets it to
+// the configured default (CMake's DIFSS_SHARED_DIR: ../shared beside the sources), so the test
+// and the processes it starts agree, and `DIFSS_SHARED_DIR=/elsewhere ctest` reaches both.
+//
+// A test case that needs the folder is tagged [shared] and checks each path it reads with
+// DIFSS_REQUIRE_SHARED("data/voc-sample"). An absent path ends the test case there and records it
+// as skipped (tests/support/test_skips.hpp); the executable then exits with the skip code and
+// ctest reports the [shared] entry as skipped, not passed (cmake/DifssTesting.cmake).
 #pragma once
+#include "test_skips.hpp"
+
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -28,14 +37,24 @@ inline std::filesystem::path source_dir() {
 #endif
 }
 
+// True when `rel` is absent from the shared data: the current test case is then recorded as
+// skipped, with a message naming the path. A test case that reads shared data must be tagged
+// [shared] (so that it runs in its own ctest entry); one that is not fails here.
+inline bool shared_missing(const std::filesystem::path& rel) {
+  if (!current_test_has_tag("shared")) {
+    FAIL_CHECK("this test case reads the shared data (" << rel << ") but is not tagged [shared]");
+    return true;
+  }
+  const std::filesystem::path path = shared_dir() / rel;
+  if (std::filesystem::exists(path)) return false;
+  skip_current_test("shared data not found at " + path.string() + " (set DIFSS_SHARED_DIR)");
+  return true;
+}
+
 }  // namespace difss::test
 
-// Skips the current test case (with a warning naming the path) when shared data is missing.
-#define DIFSS_REQUIRE_SHARED(rel)                                                       \
-  do {                                                                                  \
-    if (!std::filesystem::exists(::difss::test::shared_dir() / (rel))) {                \
-      WARN("SKIPPED: shared data not found at " << (::difss::test::shared_dir() / (rel)) \
-                                                << " (set DIFSS_SHARED_DIR)");          \
-      return;                                                                           \
-    }                                                                                   \
+// Ends the current test case as skipped when `rel` is absent from the shared data.
+#define DIFSS_REQUIRE_SHARED(rel)                                   \
+  do {                                                              \
+    if (::difss::test::shared_missing(rel)) return;                 \
   } while (0)

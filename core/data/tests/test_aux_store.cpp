@@ -24,7 +24,7 @@ TEST_CASE("aux names follow FSSpregenerate.py / DifFSS-BAM", "[data][aux]") {
   CHECK_THROWS(store.image_path("a/../../b", 1, 0));
 }
 
-TEST_CASE("aux store: write atomically, read resized with the support's mask", "[data][aux]") {
+TEST_CASE("aux store: write atomically, read resized with the support's mask", "[data][aux][shared]") {
   DIFSS_REQUIRE_SHARED("data/fss1000-sample");
   DatasetConfig cfg;
   cfg.kind = "fss1000";

@@ -123,7 +123,7 @@ TEST_CASE("episodes: JSON and CSV serialisation", "[data][episodes]") {
   CHECK(std::count(csv.begin(), csv.end(), '\n') == 11);
 }
 
-TEST_CASE("episodes on the FSS-1000 sample follow HSNet's FSS structure", "[data][episodes]") {
+TEST_CASE("episodes on the FSS-1000 sample follow HSNet's FSS structure", "[data][episodes][shared]") {
   DIFSS_REQUIRE_SHARED("data/fss1000-sample");
   DatasetConfig cfg;
   cfg.kind = "fss1000";

@@ -13,7 +13,7 @@ using namespace difss::data;
 using difss::test::count_value;
 using difss::test::TempDir;
 
-TEST_CASE("VOC palette PNGs are read as class indices, not colours", "[data][io]") {
+TEST_CASE("VOC palette PNGs are read as class indices, not colours", "[data][io][shared]") {
   DIFSS_REQUIRE_SHARED("data/voc-sample");
   const auto png = difss::test::shared_dir() / "data/voc-sample/SegmentationClassPNG/2011_000003.png";
   const cv::Mat labels = read_label_png(png);
@@ -37,7 +37,7 @@ TEST_CASE("VOC palette PNGs are read as class indices, not colours", "[data][io]
   CHECK(bgr.at<cv::Vec3b>(212, 273) != cv::Vec3b(15, 15, 15));
 }
 
-TEST_CASE("binary masks: 0/1, 0/255 and palette encodings", "[data][io]") {
+TEST_CASE("binary masks: 0/1 and palette encodings of the shared samples", "[data][io][shared]") {
   SECTION("FSS-1000 sample masks hold 0/1 (RGB PNG)") {
     DIFSS_REQUIRE_SHARED("data/fss1000-sample");
     const cv::Mat m = read_binary_mask(difss::test::shared_dir() / "data/fss1000-sample/eiffel_tower/1.png");
@@ -54,14 +54,15 @@ TEST_CASE("binary masks: 0/1, 0/255 and palette encodings", "[data][io]") {
     // which HSNet's >= 128 rule would turn into background.
     CHECK(count_value(m, 1) == 467890);
   }
-  SECTION("0/255 grey masks threshold at 128") {
-    TempDir tmp;
-    cv::Mat g = difss::test::label_runs(10, 10, {{0, 20}, {255, 30}, {127, 10}, {128, 5}});
-    cv::imwrite((tmp / "m.png").string(), g);
-    const cv::Mat m = read_binary_mask(tmp / "m.png");
-    CHECK(count_value(m, 1) == 35);  // 30 x 255 + 5 x 128; 127 stays background
-    CHECK(count_value(m, 0) == 65);
-  }
+}
+
+TEST_CASE("binary masks: 0/255 grey masks threshold at 128", "[data][io]") {
+  TempDir tmp;
+  cv::Mat g = difss::test::label_runs(10, 10, {{0, 20}, {255, 30}, {127, 10}, {128, 5}});
+  cv::imwrite((tmp / "m.png").string(), g);
+  const cv::Mat m = read_binary_mask(tmp / "m.png");
+  CHECK(count_value(m, 1) == 35);  // 30 x 255 + 5 x 128; 127 stays background
+  CHECK(count_value(m, 0) == 65);
 }
 
 TEST_CASE("label PNG writer round-trips indices", "[data][io]") {
@@ -97,7 +98,7 @@ TEST_CASE("corrupt and missing files raise errors naming the path", "[data][io]"
   CHECK_THROWS_WITH(read_label_png(tmp / "huge.png"), Catch::Contains("huge.png") && Catch::Contains("pixel limit"));
 }
 
-TEST_CASE("image size from headers matches the decoded size", "[data][io]") {
+TEST_CASE("image size from headers matches the decoded size", "[data][io][shared]") {
   DIFSS_REQUIRE_SHARED("data/voc-sample");
   const auto jpg = difss::test::shared_dir() / "data/voc-sample/JPEGImages/2011_000003.jpg";
   CHECK(read_image_size(jpg) == cv::Size(500, 338));

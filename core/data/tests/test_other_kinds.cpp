@@ -28,7 +28,7 @@ TEST_CASE("registry: unknown kinds list the known ones", "[data][registry]") {
   for (const auto& k : kinds) CHECK_FALSE(k.layout.empty());
 }
 
-TEST_CASE("fss1000 on the FSS-1000 sample class (0/1 masks)", "[data][fss]") {
+TEST_CASE("fss1000 on the FSS-1000 sample class (0/1 masks)", "[data][fss][shared]") {
   DIFSS_REQUIRE_SHARED("data/fss1000-sample");
   DatasetConfig cfg;
   cfg.kind = "fss1000";
@@ -61,7 +61,7 @@ TEST_CASE("fss1000 on the FSS-1000 sample class (0/1 masks)", "[data][fss]") {
   }
 }
 
-TEST_CASE("HSNet's FSS-1000 test list: 240 classes, CRLF stripped", "[data][fss]") {
+TEST_CASE("HSNet's FSS-1000 test list: 240 classes, CRLF stripped", "[data][fss][shared]") {
   DIFSS_REQUIRE_SHARED("ref/hsnet-splits");
   const auto names = read_lines(difss::test::shared_dir() / "ref/hsnet-splits/fss/test.txt");
   CHECK(names.size() == 240);
@@ -95,7 +95,7 @@ TEST_CASE("fss1000: HSNet's file order, 0/255 masks, missing masks", "[data][fss
   CHECK_THROWS_WITH(open_dataset(cfg), Catch::Contains("no_such_class"));
 }
 
-TEST_CASE("folder: PerSAM's flat NAME_NN layout with palette masks", "[data][folder]") {
+TEST_CASE("folder: PerSAM's flat NAME_NN layout with palette masks", "[data][folder][shared]") {
   DIFSS_REQUIRE_SHARED("data/persam");
   DatasetConfig cfg;
   cfg.kind = "folder";
@@ -150,7 +150,7 @@ TEST_CASE("folder: nested layout, mask naming variants, min_images", "[data][fol
   CHECK_THROWS_WITH(open_dataset(cfg), Catch::Contains("q.jpg") && Catch::Contains("q_mask.png"));
 }
 
-TEST_CASE("yolo-seg on coco128-seg: classes, pairs, rasterised polygons", "[data][yolo]") {
+TEST_CASE("yolo-seg on coco128-seg: classes, pairs, rasterised polygons", "[data][yolo][shared]") {
   DIFSS_REQUIRE_SHARED("data/coco128-seg");
   DatasetConfig cfg;
   cfg.kind = "yolo-seg";

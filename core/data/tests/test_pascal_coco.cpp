@@ -53,7 +53,7 @@ std::vector<std::pair<std::string, int>> pairs_of(const Dataset& ds) {
 
 }  // namespace
 
-TEST_CASE("HSNet's PASCAL val lists are sorted 'ID__CC' lines of the fold's classes", "[data][pascal]") {
+TEST_CASE("HSNet's PASCAL val lists are sorted 'ID__CC' lines of the fold's classes", "[data][pascal][shared]") {
   DIFSS_REQUIRE_SHARED(kHsnetSplits);
   const std::size_t expect_lines[4] = {346, 451, 725, 346};
   for (int f = 0; f < 4; ++f) {
@@ -71,7 +71,7 @@ TEST_CASE("HSNet's PASCAL val lists are sorted 'ID__CC' lines of the fold's clas
   }
 }
 
-TEST_CASE("derived PASCAL pairs equal HSNet's lists on the VOC sample images", "[data][pascal]") {
+TEST_CASE("derived PASCAL pairs equal HSNet's lists on the VOC sample images", "[data][pascal][shared]") {
   DIFSS_REQUIRE_SHARED(kVocSample);
   DIFSS_REQUIRE_SHARED(kHsnetSplits);
   const std::vector<std::string> ids = {"2011_000003", "2011_000006", "2011_000025"};
@@ -93,7 +93,7 @@ TEST_CASE("derived PASCAL pairs equal HSNet's lists on the VOC sample images", "
   CHECK(got.count({"2011_000003", 15}) == 1);
 }
 
-TEST_CASE("pascal5i on the VOC sample: masks as indices, boundary ignored", "[data][pascal]") {
+TEST_CASE("pascal5i on the VOC sample: masks as indices, boundary ignored", "[data][pascal][shared]") {
   DIFSS_REQUIRE_SHARED(kVocSample);
   TempDir tmp;
   // A split list in HSNet's format (the two person pairs of the sample).
@@ -126,7 +126,7 @@ TEST_CASE("pascal5i on the VOC sample: masks as indices, boundary ignored", "[da
   CHECK(count_value(ds->load_mask(0, 5), 1) == 873);
 }
 
-TEST_CASE("pascal5i with HSNet's real list reports the missing images", "[data][pascal]") {
+TEST_CASE("pascal5i with HSNet's real list reports the missing images", "[data][pascal][shared]") {
   DIFSS_REQUIRE_SHARED(kVocSample);
   DIFSS_REQUIRE_SHARED(kHsnetSplits);
   DatasetConfig cfg;
@@ -273,7 +273,7 @@ TEST_CASE("HSNet COCO fold pickles are read without Python", "[data][coco]") {
                     Catch::Contains("evil.pkl") && Catch::Contains("unsupported pickle opcode 0x63"));
 }
 
-TEST_CASE("HSNet's COCO lists use interleaved folds", "[data][coco]") {
+TEST_CASE("HSNet's COCO lists use interleaved folds", "[data][coco][shared]") {
   DIFSS_REQUIRE_SHARED(kHsnetSplits);
   for (int f = 0; f < 4; ++f) {
     const auto lists = read_hsnet_coco_split(difss::test::shared_dir() / kHsnetSplits /

@@ -19,7 +19,8 @@
 
 namespace difss::test {
 
-// plugins/condition/<plugin>/tests/data/<file>
+// plugins/condition/<plugin>/tests/data/<file>; plugin "common": the condition library's own,
+// core/models/condition/tests/data/<file>.
 inline std::filesystem::path condition_data(const std::string& plugin, const std::string& file) {
   // The shared fixtures live with the shared library (core/models/condition), the others with
   // their plugin.

@@ -11,7 +11,7 @@
 
 namespace ade = difss::condition::ade;
 
-TEST_CASE("ADE palette and mappers equal the shared JSON", "[condition][ade]") {
+TEST_CASE("ADE palette and mappers equal the shared JSON", "[condition][ade][shared]") {
   DIFSS_REQUIRE_SHARED("ref/ade_palette_and_mappers.json");
   std::ifstream f(difss::test::shared_dir() / "ref" / "ade_palette_and_mappers.json");
   auto j = nlohmann::json::parse(f);

@@ -36,7 +36,7 @@ std::string tmp(const std::string& name) {
 }  // namespace
 
 TEST_CASE("layout: every official key maps to a parameter of that shape, none left over",
-          "[sd][layout]") {
+          "[sd][layout][shared]") {
   DIFSS_REQUIRE_SHARED("ref/cldm_v15_state_dict_keys.json");
   const auto official = official_keys();
   REQUIRE(official.size() == 1483);
@@ -67,7 +67,7 @@ TEST_CASE("layout: every official key maps to a parameter of that shape, none le
   CHECK(double(numel) * 4 / 1e9 == Approx(5.71).margin(0.01));
 }
 
-TEST_CASE("layout: the SD1.5 configuration is inferred from the official shapes", "[sd][layout]") {
+TEST_CASE("layout: the SD1.5 configuration is inferred from the official shapes", "[sd][layout][shared]") {
   DIFSS_REQUIRE_SHARED("ref/cldm_v15_state_dict_keys.json");
   ShapeTable shapes;
   for (const auto& kv : official_keys()) shapes.emplace_back(kv.first, kv.second);

@@ -71,7 +71,7 @@ TEST_CASE("parity: CLIP text encoder vs HF CLIPTextTransformer", "[sd][parity]")
   check_close(out, refv("clip.out"), 2e-5, 1e-5, "clip last hidden state");
 }
 
-TEST_CASE("parity: ControlNet and UNet forward vs cldm", "[sd][parity]") {
+TEST_CASE("parity: ControlNet and UNet forward vs cldm", "[sd][parity][slow]") {
   c10::InferenceMode guard;
   const ControlLDM& m = fixture().model.model;
   const at::Tensor x = refv("unet.x"), t = refv("unet.t"), ctx = refv("unet.ctx");
@@ -89,7 +89,7 @@ TEST_CASE("parity: ControlNet and UNet forward vs cldm", "[sd][parity]") {
               "UNet eps without control");
 }
 
-TEST_CASE("parity: VAE decoder and encoder vs ldm AutoencoderKL", "[sd][parity]") {
+TEST_CASE("parity: VAE decoder and encoder vs ldm AutoencoderKL", "[sd][parity][slow]") {
   c10::InferenceMode guard;
   const ControlLDM& m = fixture().model.model;
   check_close(vae_decode(*m.vae_decoder, refv("vae.z")), refv("vae.image"), 2e-5, 1e-5,
@@ -150,14 +150,14 @@ at::Tensor run_recorded(const std::string& tag, SamplerKind kind, int steps, dou
 
 }  // namespace
 
-TEST_CASE("parity: whole DDIM loop with CFG vs cldm ddim_hacked", "[sd][parity]") {
+TEST_CASE("parity: whole DDIM loop with CFG vs cldm ddim_hacked", "[sd][parity][slow]") {
   check_close(run_recorded("ddim", SamplerKind::Ddim, 4, 0.0, 9.0, 1.0, false), refv("ddim.out"),
               1e-4, 2e-5, "DDIM, 4 steps, eta 0, scale 9, strength 1");
   check_close(run_recorded("ddim_guess", SamplerKind::Ddim, 5, 0.5, 7.5, 0.7, true),
               refv("ddim_guess.out"), 1e-4, 2e-5, "DDIM, 5 steps, eta 0.5, scale 7.5, guess mode 0.7");
 }
 
-TEST_CASE("parity: DPM-Solver++ 2M and Euler ancestral vs k-diffusion", "[sd][parity]") {
+TEST_CASE("parity: DPM-Solver++ 2M and Euler ancestral vs k-diffusion", "[sd][parity][slow]") {
   check_close(run_recorded("dpmpp2m", SamplerKind::Dpmpp2M, 4, 0, 9.0, 1.0, false),
               refv("dpmpp2m.out"), 1e-4, 2e-5, "dpmpp-2m, 4 steps");
   check_close(run_recorded("dpmpp2m_karras", SamplerKind::Dpmpp2MKarras, 4, 0, 9.0, 1.0, false),
@@ -166,7 +166,7 @@ TEST_CASE("parity: DPM-Solver++ 2M and Euler ancestral vs k-diffusion", "[sd][pa
               refv("euler_a.out"), 1e-4, 2e-5, "euler-a, 4 steps");
 }
 
-TEST_CASE("parity: bf16 compute stays close to the float32 reference", "[sd][parity][bf16]") {
+TEST_CASE("parity: bf16 compute stays close to the float32 reference", "[sd][parity][bf16][slow]") {
   c10::InferenceMode guard;
   LoadOptions lo;
   lo.dtype = at::kBFloat16;

@@ -20,7 +20,7 @@ const ClipTokenizer& tokenizer() {
 }
 }  // namespace
 
-TEST_CASE("CLIP tokenizer: the official DifFSS prompt, double comma as one token", "[sd][tokenizer]") {
+TEST_CASE("CLIP tokenizer: the official DifFSS prompt, double comma as one token", "[sd][tokenizer][shared]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   const auto& t = tokenizer();
   CHECK(t.vocab_size() == 49408);
@@ -34,7 +34,7 @@ TEST_CASE("CLIP tokenizer: the official DifFSS prompt, double comma as one token
   CHECK(t.encode("a photo of a cat") == std::vector<int32_t>{320, 1125, 539, 320, 2368});
 }
 
-TEST_CASE("CLIP tokenizer: padding to 77 like FrozenCLIPEmbedder", "[sd][tokenizer]") {
+TEST_CASE("CLIP tokenizer: padding to 77 like FrozenCLIPEmbedder", "[sd][tokenizer][shared]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   const auto& t = tokenizer();
   std::vector<int32_t> p = t.encode_padded("a photo of a cat");
@@ -48,7 +48,7 @@ TEST_CASE("CLIP tokenizer: padding to 77 like FrozenCLIPEmbedder", "[sd][tokeniz
   CHECK(e[76] == 49407);
 }
 
-TEST_CASE("CLIP tokenizer: reference ids of tests/data/tokenizer_ref.json", "[sd][tokenizer]") {
+TEST_CASE("CLIP tokenizer: reference ids of tests/data/tokenizer_ref.json", "[sd][tokenizer][shared]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   std::ifstream f(std::string(DIFSS_SD_TEST_DATA) + "/tokenizer_ref.json");
   REQUIRE(f.good());
@@ -77,7 +77,7 @@ TEST_CASE("CLIP tokenizer: cleaning and pre-tokenisation", "[sd][tokenizer]") {
   CHECK(ClipTokenizer::pre_tokenize("a\xFF\xFE b") == V{"a", "\xFF\xFE", "b"});
 }
 
-TEST_CASE("CLIP tokenizer: truncation keeps 75 tokens between start and end", "[sd][tokenizer]") {
+TEST_CASE("CLIP tokenizer: truncation keeps 75 tokens between start and end", "[sd][tokenizer][shared]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   std::string text;
   for (int i = 0; i < 100; ++i) text += "dog ";

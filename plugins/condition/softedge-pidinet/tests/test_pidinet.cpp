@@ -84,7 +84,7 @@ TEST_CASE("PiDiNet loads table5_pidinet.pth (carv4, dil 24, sa) and its tiny var
   for (const auto& t : out) CHECK(t.sizes() == at::IntArrayRef{1, 1, 37, 50});
 }
 
-TEST_CASE("PiDiNet fused map equals the official PyTorch output (ControlNet preprocessing)", "[condition][pidinet][shared]") {
+TEST_CASE("PiDiNet fused map equals the official PyTorch output (ControlNet preprocessing)", "[condition][pidinet][shared][slow]") {
   DIFSS_REQUIRE_SHARED("weights/pidinet/reference_inputs");
   auto ref = difss::weights::load(condition_data("softedge-pidinet", "pidinet_fused_reference.safetensors"));
   auto st = stats();
@@ -109,7 +109,7 @@ TEST_CASE("PiDiNet fused map equals the official PyTorch output (ControlNet prep
   }
 }
 
-TEST_CASE("PiDiNet vs the authors' published maps is as close as the official code", "[condition][pidinet][shared]") {
+TEST_CASE("PiDiNet vs the authors' published maps is as close as the official code", "[condition][pidinet][shared][slow]") {
   DIFSS_REQUIRE_SHARED("weights/pidinet/reference_outputs");
   auto st = stats();
   for (const auto& [name, s] : st.items()) {

@@ -178,7 +178,7 @@ TEST_CASE("controlnet-sd15: bad parameters are rejected with a status", "[sd][pl
   }
 }
 
-TEST_CASE("controlnet-sd15: samples 2 images of 64x64 from a random reduced checkpoint", "[sd][plugin]") {
+TEST_CASE("controlnet-sd15: samples 2 images of 64x64 from a random reduced checkpoint", "[sd][plugin][shared][slow]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   CallState st;
   Instance inst;
@@ -220,7 +220,7 @@ TEST_CASE("controlnet-sd15: samples 2 images of 64x64 from a random reduced chec
   CHECK(r.sizes() == at::IntArrayRef({1, 64, 128, 3}));
 }
 
-TEST_CASE("controlnet-sd15: cancellation between steps", "[sd][plugin]") {
+TEST_CASE("controlnet-sd15: cancellation between steps", "[sd][plugin][shared][slow]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   CallState st;
   Instance inst;
@@ -243,7 +243,7 @@ TEST_CASE("controlnet-sd15: cancellation between steps", "[sd][plugin]") {
   CHECK_THAT(st3.error, Catch::Contains("2048"));
 }
 
-TEST_CASE("controlnet-sd15: prompts as the official generator builds them", "[sd][plugin]") {
+TEST_CASE("controlnet-sd15: prompts as the official generator builds them", "[sd][plugin][shared]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   auto make = [&](bool double_comma) {
     sdk::Params p("org.difss.sampler.controlnet-sd15", nullptr, 0);
@@ -276,7 +276,7 @@ TEST_CASE("controlnet-sd15: prompts as the official generator builds them", "[sd
 // synthetic supports -> this plugin with a random reduced checkpoint in the official layout) and
 // writes the auxiliary supports under the DifFSS naming {name}_{label}_{k}.jpg.
 TEST_CASE("controlnet-sd15: a pipeline TOML with a random reduced checkpoint writes DifFSS-named images",
-          "[sd][plugin][pipeline]") {
+          "[sd][plugin][pipeline][shared][slow]") {
   DIFSS_REQUIRE_SHARED("ref/clip/bpe_simple_vocab_16e6.txt.gz");
   if (difss::test::host_exe() == nullptr) {
     WARN("DIFSS_HOST_EXE is not set (run through ctest): pipeline check skipped");

@@ -82,11 +82,11 @@ void check_parity(int64_t S, int64_t H, int64_t W) {
 
 }  // namespace
 
-TEST_CASE("HSNet-ResNet50 matches the official implementation at 400x400, 1 and 5 shots", "[hsnet][parity]") {
+TEST_CASE("HSNet-ResNet50 matches the official implementation at 400x400, 1 and 5 shots", "[hsnet][parity][slow]") {
   check_parity(400, 237, 311);
 }
 
-TEST_CASE("HSNet-ResNet50 matches the official implementation at 320x320, 1 and 5 shots", "[hsnet][parity]") {
+TEST_CASE("HSNet-ResNet50 matches the official implementation at 320x320, 1 and 5 shots", "[hsnet][parity][slow]") {
   check_parity(320, 200, 150);
 }
 
@@ -170,7 +170,7 @@ TEST_CASE("Image preparation matches PIL's bilinear resize within one grey level
   CHECK(fss::prepare_valid(m, 4, 4).sum().item<float>() == 12.0f);
 }
 
-TEST_CASE("A tiny HSNet (narrow ResNet) trains: forward is differentiable w.r.t. the learner", "[hsnet][tiny]") {
+TEST_CASE("A tiny HSNet (narrow ResNet) trains: forward is differentiable w.r.t. the learner", "[hsnet][tiny][slow]") {
   fss::ResNetConfig cfg = fss::ResNetConfig::resnet18();
   cfg.name = "resnet10-w16";
   cfg.layers = {1, 1, 1, 1};

@@ -53,7 +53,7 @@ difss_status status_of(const std::function<void()>& f, std::string* msg = nullpt
 
 }  // namespace
 
-TEST_CASE("HSNet plugin: outputs have the query's size, prob and mask agree", "[hsnet][plugin]") {
+TEST_CASE("HSNet plugin: outputs have the query's size, prob and mask agree", "[hsnet][plugin][slow]") {
   auto seg = test::make_plugin<HSNetSegmenter>({{"test_weights", true}, {"image_size", int64_t(160)}});
   at::Tensor q = test::test_image(200, 0).narrow(1, 0, 150);  // 200 x 150, not square
   std::vector<at::Tensor> imgs{test::test_image(120, 1), test::test_image(90, 2)};
@@ -90,7 +90,7 @@ TEST_CASE("HSNet plugin: predictions at the model's input size or an explicit si
   CHECK(test::as_at(same.prob).equal(test::as_at(at_input.prob)));
 }
 
-TEST_CASE("HSNet plugin: a checkpoint file with the official layout gives the same output", "[hsnet][plugin]") {
+TEST_CASE("HSNet plugin: a checkpoint file with the official layout gives the same output", "[hsnet][plugin][slow]") {
   // Deterministic weights written as an official-style state dict ("module." prefix, classifier
   // head and num_batches_tracked included), loaded through the 'checkpoint' parameter.
   fss::HSNet net("resnet50");

@@ -109,7 +109,7 @@ TEST_CASE("Otsu's threshold separates two modes", "[prototype]") {
   CHECK(t < 0.9);
 }
 
-TEST_CASE("ONNX extractor: layer names, errors and int8 dequantisation", "[prototype][onnx]") {
+TEST_CASE("ONNX extractor: layer names, errors and int8 dequantisation", "[prototype][onnx][shared]") {
   DIFSS_REQUIRE_SHARED("weights/mobilenetv2/mobilenetv2-12-int8.onnx");
   const auto names = fss::onnx_layer_names(onnx_path());
   CHECK(std::find(names.begin(), names.end(), "Conv_38_quant") != names.end());
@@ -151,7 +151,7 @@ TEST_CASE("ONNX extractor: layer names, errors and int8 dequantisation", "[proto
   CHECK(f[3].max().item<float>() > 0.5f);
 }
 
-TEST_CASE("Prototype plugin with MobileNetV2 segments PerSAM's objects", "[prototype][plugin]") {
+TEST_CASE("Prototype plugin with MobileNetV2 segments PerSAM's objects", "[prototype][plugin][shared]") {
   DIFSS_REQUIRE_SHARED("weights/mobilenetv2/mobilenetv2-12-int8.onnx");
   DIFSS_REQUIRE_SHARED("data/persam/cat_00.jpg");
   auto seg = test::make_plugin<PrototypeSegmenter>({{"model", onnx_path()}});
@@ -206,7 +206,7 @@ TEST_CASE("Prototype plugin: torch backbones, parameters and errors", "[prototyp
 // episodes, to stay quick) run by difss-host; results.json must hold the trivial baselines and
 // the prototype segmenter must be well above them. Measured: 11.68 mIoU vs 8.31 every-pixel-object
 // (1.41x), FB-IoU 44.61 vs 44.13 no-pixel-object; the full 355 episodes give 17.11 vs 11.57.
-TEST_CASE("prototype: a coco128-seg pipeline with MobileNetV2 beats the trivial baselines", "[prototype][pipeline]") {
+TEST_CASE("prototype: a coco128-seg pipeline with MobileNetV2 beats the trivial baselines", "[prototype][pipeline][shared][slow]") {
   DIFSS_REQUIRE_SHARED("data/coco128-seg");
   DIFSS_REQUIRE_SHARED("weights/mobilenetv2/mobilenetv2-12-int8.onnx");
   if (difss::test::host_exe() == nullptr) {
