@@ -26,11 +26,11 @@ const std::vector<std::string> kSections{"pipeline", "dataset", "condition", "ge
 // params they are refused with where they went, instead of being silently ignored.
 const std::vector<std::pair<std::string, std::string>> kMovedFromSamplerParams = {
     {"per_support", "the host owns it: write `per_support = N` directly under [generator], not in its params"},
-    {"a_prompt", "the pipeline owns the prompt: the suffix is part of [generator] prompt (default \"a real "
-                 "shot photo of {class}, best quality, extremely detailed\")"},
+    {"a_prompt", "the pipeline owns the prompt: the suffix is part of [generator] prompt, whose default "
+                 "already ends with it (see `difss-host validate --keys`)"},
     {"n_prompt", "the pipeline owns the negative prompt: write it as [generator] negative_prompt"},
-    {"double_comma", "the pipeline owns the prompt: for FSSpregenerate.py's text write [generator] prompt = "
-                     "\"a real shot photo of {class},, best quality, extremely detailed\""},
+    {"double_comma", "the pipeline owns the prompt: write FSSpregenerate.py's ',,' into [generator] prompt "
+                     "(see `difss-host validate --keys`)"},
 };
 
 void read_stage(Collector& c, const toml::table& root, const char* section,

@@ -104,7 +104,7 @@ sdk::Descriptor ControlNetSd15Sampler::describe() {
   d.input("control", "image", "Control map (RGB), e.g. an ADE20K-palette segmentation map.");
   d.input("prompt", "text",
           "Prompt, used as given: the pipeline owns its text ([generator] prompt; default ControlNet4FSS's "
-          "\"a real shot photo of {class}, best quality, extremely detailed\").");
+          "prompt + a_prompt).");
   d.input("negative_prompt", "text",
           "Negative prompt, used as given ([generator] negative_prompt; default ControlNet4FSS's n_prompt).");
   d.output("images", "images", "count generated images of the control map's size (sides multiples of 64).");
