@@ -4,8 +4,9 @@
 // resolved pipeline is echoed into the run's output (resolved_json) so a run can be reproduced
 // from its own record.
 //
-// Relative paths: PATH parameters and [dataset] root/split_dir resolve against the pipeline
-// file's folder; [pipeline] output resolves against the current directory.
+// Relative paths: PATH parameters, [dataset] root/split_dir and [generator] aux_dir resolve
+// against the pipeline file's folder; [pipeline] output resolves against the current directory.
+// A Pipeline with every default and nothing else: parse_pipeline_string("", file).
 #pragma once
 
 #include <nlohmann/json.hpp>
