@@ -204,6 +204,12 @@ TEST_CASE("one key table: every key is read, checked and echoed with its one def
     const std::string shown = v.is_string() ? (v.get<std::string>().empty() ? "\"\"" : v.get<std::string>()) : v.dump();
     CHECK(shown == k.default_value);
   }
+  // an empty file is a pipeline of defaults
+  Pipeline empty = parse_pipeline_string("", "/tmp/d/empty.toml");
+  CHECK(empty.mode == "evaluate");
+  CHECK(empty.on_error == "stop");
+  CHECK(empty.evaluation.compare_without_aux);
+  CHECK(empty.aux_per_support() == 0);
   // the computed defaults
   CHECK(p.name == "keys");
   CHECK(p.output == std::filesystem::absolute("runs/keys"));
