@@ -22,14 +22,7 @@ int validate(const Registry& reg, const std::string& file) {
 }
 
 int print_pipeline_keys() {
-  std::string section;
-  for (const auto& k : pipeline_keys()) {
-    if (k.section != section) {
-      section = k.section;
-      std::cout << "\n### [" << section << "]\n\n| key | type | default | meaning |\n|---|---|---|---|\n";
-    }
-    std::cout << "| `" << k.key << "` | " << k.type << " | `" << k.default_value << "` | " << k.doc << " |\n";
-  }
+  std::cout << pipeline_keys_markdown();
   return kExitOk;
 }
 

@@ -3,6 +3,9 @@
 #include <difss/core/errors.hpp>
 #include <difss/core/pipeline.hpp>
 
+#include <fstream>
+#include <sstream>
+
 #include "test_helpers.hpp"
 
 using namespace difss;
@@ -46,7 +49,7 @@ TEST_CASE("a valid pipeline resolves and fills defaults") {
   CHECK(p.generator->params.find("steps")->i == 5);
   CHECK(p.generator->params.find("amplitude")->f == 20.0);  // default filled
   CHECK(p.segmenter->params.find("scale")->f == 30.0);      // int accepted for a float
-  CHECK(p.dataset["root"] == "/tmp/x/data");                 // relative to the pipeline file
+  CHECK(p.dataset.root == "/tmp/x/data");                    // relative to the pipeline file
   auto j = p.resolved_json();
   CHECK(j["generator"]["params"]["amplitude"] == 20.0);
   CHECK(j["pipeline"]["seed"] == 3);
@@ -112,4 +115,133 @@ kind = "x"
 plugin = "org.difss.test.noise-sampler"
 )");
   CHECK_THAT(e, Catch::Contains("is a sampler, but [segmenter] needs a segmenter"));
+}
+
+// ---------------------------------------------------------------------------- one owner per value
+
+namespace {
+
+const std::string kOfficialPrompt = "a real shot photo of dog, best quality, extremely detailed";
+const std::string kOfficialNegative =
+    "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer digits, cropped, "
+    "worst quality, low quality";
+
+std::string read_text(const std::filesystem::path& f) {
+  std::ifstream in(f);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST_CASE("per_support is the host's: [generator] per_support is the count; in params it is refused") {
+  Pipeline p = parse_pipeline_string(kGood, "/tmp/p.toml");
+  CHECK(p.aux_per_support() == 4);  // the key table's default
+  std::string toml = kGood;
+  toml.replace(toml.find("params = { steps = 5 }"), 22, "per_support = 2\nparams = { steps = 5 }");
+  CHECK(parse_pipeline_string(toml, "/tmp/p.toml").aux_per_support() == 2);
+  toml = kGood;
+  toml.erase(toml.find("[generator]"), toml.find("[segmenter]") - toml.find("[generator]"));
+  CHECK(parse_pipeline_string(toml, "/tmp/p.toml").aux_per_support() == 0);  // no [generator]: no aux
+
+  toml = kGood;
+  toml.replace(toml.find("steps = 5"), 9, "steps = 5, per_support = 2");
+  std::string e = config_error(toml, false);
+  CHECK_THAT(e, Catch::Contains("/tmp/p.toml:12:37: [generator] params: 'per_support' is not a sampler parameter") &&
+                    Catch::Contains("write `per_support = N` directly under [generator]"));
+  toml = kGood;
+  toml.replace(toml.find("steps = 5"), 9, "a_prompt = \"hq\", n_prompt = \"bad\", double_comma = true");
+  e = config_error(toml, false);
+  CHECK_THAT(e, Catch::Contains("'a_prompt' is not a sampler parameter") &&
+                    Catch::Contains("the suffix is part of [generator] prompt"));
+  CHECK_THAT(e, Catch::Contains("'n_prompt' is not a sampler parameter") &&
+                    Catch::Contains("write it as [generator] negative_prompt"));
+  CHECK_THAT(e, Catch::Contains("'double_comma' is not a sampler parameter") &&
+                    Catch::Contains("write FSSpregenerate.py's ',,' into [generator] prompt"));
+  toml = kGood;
+  toml.replace(toml.find("params = { steps = 5 }"), 22, "per_support = 65");
+  CHECK_THAT(config_error(toml, false), Catch::Contains("/tmp/p.toml:12:15: 'per_support' must be in [0, 64]"));
+}
+
+TEST_CASE("the pipeline owns the prompts: the texts the sampler receives are unchanged for the default configs") {
+  // the demo: its own template, the class name only (the tiny model knows classes by name)
+  Pipeline demo = parse_pipeline(std::filesystem::path(DIFSS_SOURCE_DIR) / "configs" / "demo.toml");
+  REQUIRE(demo.generator);
+  CHECK(demo.prompt_for("striped-circle") == "striped-circle");
+  CHECK(demo.negative_prompt() == kOfficialNegative);
+  // a ControlNet pipeline with the defaults: ControlNet4FSS's prompt + ", " + a_prompt and n_prompt,
+  // exactly what the controlnet-sd15 sampler used to build from "a real shot photo of {class}"
+  Pipeline cn = parse_pipeline_string(R"([dataset]
+kind = "synthetic"
+[condition]
+plugin = "org.difss.condition.seg-palette"
+[generator]
+plugin = "org.difss.sampler.controlnet-sd15"
+params = { checkpoint = "control_sd15_seg.pth" }
+)", "/tmp/cn.toml");
+  CHECK(cn.prompt_for("dog") == kOfficialPrompt);
+  CHECK(cn.negative_prompt() == kOfficialNegative);
+  // FSSpregenerate.py's exact text is written in the template; {class} may appear more than once
+  Pipeline fss = parse_pipeline_string("[generator]\nprompt = \"a real shot photo of {class},, best quality, "
+                                       "extremely detailed\"\nnegative_prompt = \"\"\n", "/tmp/f.toml");
+  CHECK(fss.prompt_for("dog") == "a real shot photo of dog,, best quality, extremely detailed");
+  CHECK(fss.negative_prompt().empty());
+  CHECK(parse_pipeline_string("[generator]\nprompt = \"{class} and {class}\"\n", "/tmp/f.toml").prompt_for("cat") ==
+        "cat and cat");
+}
+
+TEST_CASE("one key table: every key is read, checked and echoed with its one default") {
+  Pipeline p = parse_pipeline_string("[dataset]\nkind = \"synthetic\"\n[generator]\n", "/tmp/d/keys.toml");
+  const auto j = p.resolved_json();
+  for (const KeySpec& k : pipeline_keys()) {
+    INFO(k.section << "." << k.key);
+    if (k.key == "plugin" || k.key == "params") continue;  // a plugin section's own keys
+    REQUIRE(j[k.section].contains(k.key));
+    const auto& v = j[k.section][k.key];
+    const bool computed = k.default_value.find('<') != std::string::npos || k.default_value.front() == '(';
+    if (computed) continue;  // checked below
+    const std::string shown = v.is_string() ? (v.get<std::string>().empty() ? "\"\"" : v.get<std::string>()) : v.dump();
+    CHECK(shown == k.default_value);
+  }
+  // an empty file is a pipeline of defaults
+  Pipeline empty = parse_pipeline_string("", "/tmp/d/empty.toml");
+  CHECK(empty.mode == "evaluate");
+  CHECK(empty.on_error == "stop");
+  CHECK(empty.evaluation.compare_without_aux);
+  CHECK(empty.aux_per_support() == 0);
+  // the computed defaults
+  CHECK(p.name == "keys");
+  CHECK(p.output == std::filesystem::absolute("runs/keys"));
+  CHECK(p.aux.aux_dir == p.output / "aux");
+  CHECK(p.evaluation.input_size == 400);
+  CHECK(p.dataset.shots == 1);
+  // typed checks from the same rows, located at the value
+  std::string e = config_error(R"([dataset]
+shots = 0
+support_sampling = "distinctt"
+options = 3
+[evaluation]
+input_size = 4
+compare_without_aux = "yes"
+[generator]
+prompt = 7
+)", false);
+  CHECK_THAT(e, Catch::Contains("/tmp/p.toml:2:9: 'shots' must be >= 1"));
+  CHECK_THAT(e, Catch::Contains("/tmp/p.toml:3:20: 'support_sampling' is \"distinctt\"; expected one of: hsnet, distinct (did you mean 'distinct'?)"));
+  CHECK_THAT(e, Catch::Contains("/tmp/p.toml:4:11: 'options' must be a table, got int"));
+  CHECK_THAT(e, Catch::Contains("/tmp/p.toml:6:14: 'input_size' must be in [8, 4096]"));
+  CHECK_THAT(e, Catch::Contains("/tmp/p.toml:7:23: 'compare_without_aux' must be a boolean, got string"));
+  CHECK_THAT(e, Catch::Contains("/tmp/p.toml:9:10: 'prompt' must be a string, got int"));
+  CHECK_THAT(config_error("[generator]\naux_dir = \"a\"\nper_suport = 1\n", false),
+             Catch::Contains("/tmp/p.toml:3:1: unknown key 'per_suport' in [generator] (did you mean 'per_support'?)"));
+}
+
+TEST_CASE("docs/CONFIG_REFERENCE.md holds the key table exactly as validate --keys prints it") {
+  const std::string doc = read_text(std::filesystem::path(DIFSS_SOURCE_DIR) / "docs" / "CONFIG_REFERENCE.md");
+  REQUIRE_FALSE(doc.empty());
+  const std::string table = pipeline_keys_markdown();
+  CHECK(table.find("| `per_support` | int | `4` | in [0, 64] |") != std::string::npos);
+  INFO("regenerate the tables with `difss-host validate --keys`");
+  CHECK(doc.find(table) != std::string::npos);
 }

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <fstream>
+#include <iterator>
 #include <thread>
 
 #include "shared_data.hpp"
@@ -38,6 +40,15 @@ size_t count_files(const fs::path& dir, const std::string& part) {
   for (auto& e : fs::recursive_directory_iterator(dir))
     if (e.path().filename().string().find(part) != std::string::npos) ++n;
   return n;
+}
+
+// Generate mode over 2 x 3 synthetic images, 3 aux images per support; `pipeline_keys` are more
+// [pipeline] keys.
+std::string generate_pipeline(const fs::path& out, const std::string& pipeline_keys = "") {
+  return "[pipeline]\nmode = \"generate\"\nseed = 1\n" + pipeline_keys + "output = \"" + out.string() +
+         "\"\n[dataset]\nkind = \"synthetic\"\noptions = { classes = 2, images_per_class = 3, size = 48 }\n"
+         "[condition]\nplugin = \"org.difss.test.mask-condition\"\n"
+         "[generator]\nplugin = \"org.difss.test.noise-sampler\"\nper_support = 3\n";
 }
 
 std::string plugins() { return std::string("--plugin-path ") + DIFSS_TEST_PLUGIN_DIR + " "; }
@@ -193,11 +204,7 @@ TEST_CASE("two shards of a run give exactly the metrics of the unsharded run", "
 
 TEST_CASE("generate mode writes per_support aux images for every pair and resumes") {
   TempDir tmp;
-  std::string toml = "[pipeline]\nmode = \"generate\"\nseed = 1\noutput = \"" + (tmp.path / "gen").string() +
-                     "\"\n[dataset]\nkind = \"synthetic\"\noptions = { classes = 2, images_per_class = 3, size = 48 }\n"
-                     "[condition]\nplugin = \"org.difss.test.mask-condition\"\n"
-                     "[generator]\nplugin = \"org.difss.test.noise-sampler\"\nper_support = 3\n";
-  auto p = tmp.write("g.toml", toml);
+  auto p = tmp.write("g.toml", generate_pipeline(tmp.path / "gen"));
   Exec r = run_host(plugins() + "--pipeline " + p.string());
   INFO(r.output);
   REQUIRE(r.code == 0);
@@ -211,6 +218,28 @@ TEST_CASE("generate mode writes per_support aux images for every pair and resume
   r = run_host(plugins() + "--pipeline " + p.string());  // everything exists: nothing generated
   REQUIRE(r.code == 0);
   CHECK(read(tmp.path / "gen/results.json")["counts"]["generated_images"] == 0);
+}
+
+TEST_CASE("the sampler receives the pipeline's prompt texts and per_support as its count") {
+  TempDir tmp;
+  const std::string head = generate_pipeline(tmp.path / "gen", "log_level = \"debug\"\n");
+  auto p = tmp.write("g.toml", head);
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  std::ifstream in(tmp.path / "gen/run.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // the test sampler logs "sampled <count> images for '<prompt>'": the default text, whole, once
+  CHECK_THAT(log, Catch::Contains("sampled 3 images for 'a real shot photo of ") &&
+                      Catch::Contains(", best quality, extremely detailed'") &&
+                      !Catch::Contains("extremely detailed, best quality"));
+
+  // per_support written where samplers used to take it: refused, saying where it went
+  auto moved = tmp.write("m.toml", head + "params = { per_support = 2 }\n");
+  r = run_host(plugins() + "validate " + moved.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains("m.toml:14:26: [generator] params: 'per_support' is not a sampler parameter") &&
+                           Catch::Contains("directly under [generator]"));
 }
 
 TEST_CASE("a pipeline over coco128-seg produces results, CSV, grids and the report", "[shared]") {

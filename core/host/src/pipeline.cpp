@@ -1,13 +1,12 @@
 #include "difss/core/pipeline.hpp"
 
-#include <toml++/toml.h>
-
 #include <cmath>
 #include <set>
 #include <sstream>
 
 #include "difss/core/errors.hpp"
 #include "difss/core/suggest.hpp"
+#include "toml_read.hpp"
 
 namespace fs = std::filesystem;
 
@@ -19,188 +18,52 @@ std::string SourceLoc::str() const {
 
 namespace {
 
-// The host-level schema of a pipeline file. Plugin parameters are checked against each
-// plugin's own schema; [dataset] keys beyond these are checked by the dataset reader.
-const std::vector<KeySpec> kKeys = {
-    {"pipeline", "name", "string", "<file stem>", "Name of the run."},
-    {"pipeline", "mode", "enum {evaluate, generate}", "evaluate",
-     "evaluate: episodes -> metrics; generate: write auxiliary supports for every (image, class) pair."},
-    {"pipeline", "seed", "int", "0", "Seed of every random choice (episodes, per-item diffusion seeds)."},
-    {"pipeline", "output", "string", "runs/<name>", "Run directory (relative to the current directory)."},
-    {"pipeline", "threads", "int", "0", "Intra-op threads (0 = all cores); set once at start-up."},
-    {"pipeline", "on_error", "enum {stop, skip}", "stop",
-     "stop: an unreadable item stops the run; skip: it is logged, skipped and counted."},
-    {"pipeline", "log_level", "enum {trace, debug, info, warn, error}", "info", "Console log level."},
-    {"dataset", "kind", "string", "(required)", "Dataset reader: pascal5i, coco20i, fss1000, folder, yolo-seg, synthetic."},
-    {"dataset", "root", "path", "", "Dataset folder (relative to the pipeline file)."},
-    {"dataset", "fold", "int", "0", "Fold whose classes are evaluated."},
-    {"dataset", "split", "string", "val", "Split: trn, val or test."},
-    {"dataset", "split_dir", "path", "", "A copy of HSNet's data/splits (optional)."},
-    {"dataset", "shots", "int", "1", "Real supports per episode (K)."},
-    {"dataset", "episodes", "int", "0", "Episodes (0 = the protocol's default: 1000, or 2400 for FSS-1000)."},
-    {"dataset", "support_sampling", "enum {hsnet, distinct}", "hsnet",
-     "hsnet: K independent draws among the class's other images, as HSNet (duplicates possible); "
-     "distinct: K different images."},
-    {"dataset", "options", "table", "{}", "Reader-specific options (see docs/CONFIG_REFERENCE.md)."},
-    {"condition", "plugin", "string", "(required)", "Condition-generator plugin id."},
-    {"condition", "params", "table", "{}", "Its parameters (see `difss-host plugins inspect ID`)."},
-    {"generator", "plugin", "string", "", "Sampler plugin id (omit to only read aux_dir)."},
-    {"generator", "params", "table", "{}", "Its parameters."},
-    {"generator", "per_support", "int", "4", "Auxiliary images per real support."},
-    {"generator", "aux_dir", "path", "<output>/aux", "Auxiliary-support store (DifFSS naming); existing images are reused."},
-    {"generator", "prompt", "string", "a real shot photo of {class}, best quality, extremely detailed",
-     "Prompt template; {class} is replaced by the class name."},
-    {"generator", "negative_prompt", "string",
-     "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer digits, cropped, worst quality, low quality",
-     "Negative prompt."},
-    {"segmenter", "plugin", "string", "(required for evaluate)", "Segmenter plugin id."},
-    {"segmenter", "params", "table", "{}", "Its parameters."},
-    {"evaluation", "eval_size", "enum {label, input}", "label",
-     "Compare predictions at the original label size or at the model's input size."},
-    {"evaluation", "compare_without_aux", "bool", "true",
-     "Also segment with the real supports only, to report mIoU with and without auxiliary supports."},
-    {"evaluation", "grids", "int", "8", "Episodes drawn as PNG grids in the report."},
-    {"evaluation", "input_size", "int", "400",
-     "Side of the square the masks are resized to when eval_size = \"input\" (HSNet: 400)."},
+using detail::Collector;
+
+const std::vector<std::string> kSections{"pipeline", "dataset", "condition", "generator", "segmenter", "evaluation"};
+
+// Values the host owns that earlier samplers took as parameters: written inside [generator]
+// params they are refused with where they went, instead of being silently ignored.
+const std::vector<std::pair<std::string, std::string>> kMovedFromSamplerParams = {
+    {"per_support", "the host owns it: write `per_support = N` directly under [generator], not in its params"},
+    {"a_prompt", "the pipeline owns the prompt: the suffix is part of [generator] prompt, whose default "
+                 "already ends with it (see `difss-host validate --keys`)"},
+    {"n_prompt", "the pipeline owns the negative prompt: write it as [generator] negative_prompt"},
+    {"double_comma", "the pipeline owns the prompt: write FSSpregenerate.py's ',,' into [generator] prompt "
+                     "(see `difss-host validate --keys`)"},
 };
-
-struct Collector {
-  std::string file;
-  std::vector<std::string> errors;
-  SourceLoc loc(const toml::source_region& r) const {
-    return SourceLoc{file, int(r.begin.line), int(r.begin.column)};
-  }
-  void add(const toml::source_region& r, const std::string& msg) {
-    errors.push_back(loc(r).str() + ": " + msg);
-  }
-  void add(const SourceLoc& l, const std::string& msg) { errors.push_back(l.str() + ": " + msg); }
-};
-
-nlohmann::json to_json(const toml::node& n) {
-  if (auto v = n.as_string()) return v->get();
-  if (auto v = n.as_integer()) return v->get();
-  if (auto v = n.as_floating_point()) return v->get();
-  if (auto v = n.as_boolean()) return v->get();
-  if (auto a = n.as_array()) {
-    nlohmann::json j = nlohmann::json::array();
-    for (auto& e : *a) j.push_back(to_json(e));
-    return j;
-  }
-  if (auto t = n.as_table()) {
-    nlohmann::json j = nlohmann::json::object();
-    for (auto&& [k, v] : *t) j[std::string(k.str())] = to_json(v);
-    return j;
-  }
-  if (auto v = n.as_date()) {
-    std::ostringstream os;
-    os << *v;
-    return os.str();
-  }
-  return "(date/time)";  // times and date-times are not used by any difss key
-}
-
-const char* toml_type_name(const toml::node& n) {
-  switch (n.type()) {
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "int";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "bool";
-    case toml::node_type::array: return "array";
-    case toml::node_type::table: return "table";
-    default: return "date/time";
-  }
-}
-
-std::vector<std::string> keys_of(const std::string& section) {
-  std::vector<std::string> out;
-  for (const auto& k : kKeys)
-    if (k.section == section) out.push_back(k.key);
-  return out;
-}
-
-bool known_key(const std::string& section, const std::string& key) {
-  for (const auto& k : kKeys)
-    if (k.section == section && k.key == key) return true;
-  return false;
-}
-
-// Reads an optional typed host-level value, recording a located error on type mismatch.
-template <class T>
-std::optional<T> read(Collector& c, const toml::table& t, const char* key, const char* expected) {
-  const toml::node* n = t.get(key);
-  if (!n) return std::nullopt;
-  if (auto v = n->value<T>()) {
-    if constexpr (std::is_same_v<T, int64_t>) {
-      if (!n->is_integer()) {
-        c.add(n->source(), std::string("'") + key + "' must be " + expected + ", got " + toml_type_name(*n));
-        return std::nullopt;
-      }
-    }
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (!n->is_string()) {
-        c.add(n->source(), std::string("'") + key + "' must be " + expected + ", got " + toml_type_name(*n));
-        return std::nullopt;
-      }
-    }
-    return *v;
-  }
-  c.add(n->source(), std::string("'") + key + "' must be " + expected + ", got " + toml_type_name(*n));
-  return std::nullopt;
-}
-
-void check_enum(Collector& c, const toml::table& t, const char* key, const std::string& value,
-                const std::vector<std::string>& allowed) {
-  for (const auto& a : allowed)
-    if (a == value) return;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-  c.add(t.get(key)->source(), std::string("'") + key + "' is \"" + value + "\"; expected one of: " +
-                                  list + did_you_mean(value, allowed));
-}
-
-void check_unknown_keys(Collector& c, const toml::table& t, const std::string& section) {
-  for (auto&& [k, v] : t) {
-    std::string key(k.str());
-    if (!known_key(section, key))
-      c.add(k.source(), "unknown key '" + key + "' in [" + section + "]" +
-                            did_you_mean(key, keys_of(section)));
-  }
-}
 
 void read_stage(Collector& c, const toml::table& root, const char* section,
                 std::optional<PluginStage>& out) {
-  const toml::node* n = root.get(section);
-  if (!n) return;
-  const toml::table* t = n->as_table();
-  if (!t) {
-    c.add(n->source(), std::string("[") + section + "] must be a table");
-    return;
-  }
-  check_unknown_keys(c, *t, section);
+  const toml::table* t = root[section].as_table();
+  if (!t) return;
   PluginStage st;
   st.section = section;
   st.loc = c.loc(t->source());
-  if (auto p = read<std::string>(c, *t, "plugin", "a plugin id string")) {
-    st.plugin = *p;
-    st.loc = c.loc(t->get("plugin")->source());
+  if (const toml::node* n = t->get("plugin")) {
+    if (n->is_string()) {
+      st.plugin = n->value<std::string>().value_or("");
+      st.loc = c.loc(n->source());
+    } else {
+      c.add(n->source(), std::string("'plugin' must be a plugin id string, got ") + detail::toml_type_name(*n));
+    }
   }
   if (const toml::node* pn = t->get("params")) {
     if (const toml::table* pt = pn->as_table()) {
       for (auto&& [k, v] : *pt) {
-        st.raw_params[std::string(k.str())] = to_json(v);
+        st.raw_params[std::string(k.str())] = detail::to_json(v);
         st.param_locs[std::string(k.str())] = c.loc(v.source());
       }
     } else {
       c.add(pn->source(), std::string("[") + section + "] params must be a table");
     }
   }
-  for (auto&& [k, v] : *t) {
-    std::string key(k.str());
-    if (key != "plugin" && key != "params") {
-      st.extra[key] = to_json(v);
-      st.param_locs["@" + key] = c.loc(v.source());
-    }
-  }
+  if (st.section == "generator")
+    for (const auto& [key, where_now] : kMovedFromSamplerParams)
+      if (st.raw_params.contains(key))
+        c.add(st.param_locs[key], "[generator] params: '" + key + "' is not a sampler parameter; " + where_now);
+  if (st.plugin.empty() && st.section != "generator")
+    c.add(st.loc, "[" + st.section + "] needs 'plugin = \"<id>\"'");
   out = std::move(st);
 }
 
@@ -208,111 +71,21 @@ Pipeline parse_table(const toml::table& root, const fs::path& file) {
   Collector c{file.string(), {}};
   Pipeline p;
   p.file = file;
-  p.name = file.stem().string();
   for (auto&& [k, v] : root) {
     std::string key(k.str());
-    static const std::vector<std::string> sections{"pipeline", "dataset", "condition", "generator",
-                                                   "segmenter", "evaluation"};
-    if (std::find(sections.begin(), sections.end(), key) == sections.end())
-      c.add(k.source(), "unknown section [" + key + "]" + did_you_mean(key, sections));
+    if (std::find(kSections.begin(), kSections.end(), key) == kSections.end())
+      c.add(k.source(), "unknown section [" + key + "]" + did_you_mean(key, kSections));
     else if (!v.is_table())
       c.add(v.source(), "[" + key + "] must be a table");
+    else
+      detail::check_unknown_keys(c, *v.as_table(), key);
   }
-
-  if (auto* t = root["pipeline"].as_table()) {
-    check_unknown_keys(c, *t, "pipeline");
-    if (auto v = read<std::string>(c, *t, "name", "a string")) p.name = *v;
-    if (auto v = read<std::string>(c, *t, "mode", "a string")) {
-      check_enum(c, *t, "mode", *v, {"evaluate", "generate"});
-      p.mode = *v;
-    }
-    if (auto v = read<int64_t>(c, *t, "seed", "an integer")) {
-      if (*v < 0) c.add(t->get("seed")->source(), "'seed' must be >= 0");
-      p.seed = uint64_t(*v);
-    }
-    if (auto v = read<std::string>(c, *t, "output", "a string")) p.output = *v;
-    if (auto v = read<int64_t>(c, *t, "threads", "an integer")) {
-      if (*v < 0 || *v > 1024) c.add(t->get("threads")->source(), "'threads' must be in [0, 1024]");
-      p.threads = int(*v);
-    }
-    if (auto v = read<std::string>(c, *t, "on_error", "a string")) {
-      check_enum(c, *t, "on_error", *v, {"stop", "skip"});
-      p.on_error = *v;
-    }
-    if (auto v = read<std::string>(c, *t, "log_level", "a string")) {
-      check_enum(c, *t, "log_level", *v, {"trace", "debug", "info", "warn", "error"});
-      p.log_level = *v;
-    }
-  }
-  if (p.output.empty()) p.output = fs::path("runs") / p.name;
-  p.output = fs::absolute(p.output).lexically_normal();
-
-  if (auto* t = root["dataset"].as_table()) {
-    check_unknown_keys(c, *t, "dataset");
-    for (auto&& [k, v] : *t) {
-      p.dataset[std::string(k.str())] = to_json(v);
-      p.dataset_locs[std::string(k.str())] = c.loc(v.source());
-    }
-    read<std::string>(c, *t, "kind", "a string");
-    for (const char* key : {"root", "split_dir"})
-      if (auto v = read<std::string>(c, *t, key, "a path string"); v && !v->empty())
-        p.dataset[key] = (file.parent_path() / *v).lexically_normal().string();
-    read<std::string>(c, *t, "split", "a string");
-    for (const char* key : {"fold", "shots", "episodes"})
-      if (auto v = read<int64_t>(c, *t, key, "an integer"); v && *v < 0)
-        c.add(t->get(key)->source(), std::string("'") + key + "' must be >= 0");
-    if (auto v = read<int64_t>(c, *t, "shots", "an integer"); v && *v < 1)
-      c.add(t->get("shots")->source(), "'shots' must be >= 1");
-    if (auto v = read<std::string>(c, *t, "support_sampling", "a string"))
-      check_enum(c, *t, "support_sampling", *v, {"hsnet", "distinct"});
-    if (const toml::node* o = t->get("options"); o && !o->is_table())
-      c.add(o->source(), "'options' must be a table");
-  }
-  p.dataset.emplace("fold", 0);
-  p.dataset.emplace("split", "val");
-  p.dataset.emplace("shots", 1);
-  p.dataset.emplace("episodes", 0);
-  p.dataset.emplace("support_sampling", "hsnet");
-
-  if (auto* t = root["evaluation"].as_table()) {
-    check_unknown_keys(c, *t, "evaluation");
-    if (auto v = read<std::string>(c, *t, "eval_size", "a string"))
-      check_enum(c, *t, "eval_size", *v, {"label", "input"});
-    read<bool>(c, *t, "compare_without_aux", "a boolean");
-    if (auto v = read<int64_t>(c, *t, "grids", "an integer"); v && *v < 0)
-      c.add(t->get("grids")->source(), "'grids' must be >= 0");
-    if (auto v = read<int64_t>(c, *t, "input_size", "an integer"); v && (*v < 8 || *v > 4096))
-      c.add(t->get("input_size")->source(), "'input_size' must be in [8, 4096]");
-    for (auto&& [k, v] : *t) {
-      p.evaluation[std::string(k.str())] = to_json(v);
-      p.evaluation_locs[std::string(k.str())] = c.loc(v.source());
-    }
-  }
-  p.evaluation.emplace("eval_size", "label");
-  p.evaluation.emplace("compare_without_aux", true);
-  p.evaluation.emplace("grids", 8);
-
+  // [pipeline] first: [generator] aux_dir defaults to a folder of its output.
+  for (const char* section : {"pipeline", "dataset", "generator", "evaluation"})
+    detail::read_host_keys(c, root[section].as_table(), section, p);
   read_stage(c, root, "condition", p.condition);
   read_stage(c, root, "generator", p.generator);
   read_stage(c, root, "segmenter", p.segmenter);
-  if (p.generator) {
-    auto& ex = p.generator->extra;
-    auto gen_loc = p.generator->param_locs;
-    if (ex.contains("per_support") && (!ex["per_support"].is_number_integer() || ex["per_support"].get<int64_t>() < 0 || ex["per_support"].get<int64_t>() > 64))
-      c.add(gen_loc["@per_support"], "'per_support' must be an integer in [0, 64]");
-    for (const char* key : {"aux_dir", "prompt", "negative_prompt"})
-      if (ex.contains(key) && !ex[key].is_string()) c.add(gen_loc[std::string("@") + key], std::string("'") + key + "' must be a string");
-    if (ex.contains("aux_dir") && ex["aux_dir"].is_string())
-      ex["aux_dir"] = (file.parent_path() / ex["aux_dir"].get<std::string>()).lexically_normal().string();
-    ex.emplace("per_support", 4);
-    ex.emplace("prompt", "a real shot photo of {class}, best quality, extremely detailed");
-    ex.emplace("negative_prompt",
-               "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer "
-               "digits, cropped, worst quality, low quality");
-  }
-  for (auto* st : {&p.condition, &p.generator, &p.segmenter})
-    if (*st && (*st)->plugin.empty() && (*st)->section != "generator")
-      c.add((*st)->loc, "[" + (*st)->section + "] needs 'plugin = \"<id>\"'");
 
   if (!c.errors.empty()) {
     std::string msg;
@@ -495,7 +268,7 @@ void resolve_plugins(Pipeline& p, const Registry& registry) {
     errors.push_back(p.generator->loc.str() + ": [generator] needs a [condition] to make its control maps");
   if (p.mode == "evaluate" && !p.segmenter)
     errors.push_back(p.file.string() + ":1:1: mode \"evaluate\" needs a [segmenter] section");
-  if (!p.dataset.contains("kind"))
+  if (p.dataset.kind.empty())
     errors.push_back(p.file.string() + ":1:1: a [dataset] section with 'kind' is required");
   if (!errors.empty()) {
     std::string msg;
@@ -506,15 +279,13 @@ void resolve_plugins(Pipeline& p, const Registry& registry) {
 
 nlohmann::json Pipeline::resolved_json() const {
   nlohmann::json j;
-  j["pipeline"] = {{"name", name},         {"mode", mode},
-                   {"seed", seed},         {"output", output.string()},
-                   {"threads", threads},   {"on_error", on_error},
-                   {"log_level", log_level}, {"file", file.string()}};
-  j["dataset"] = dataset;
-  j["evaluation"] = evaluation;
+  j["pipeline"] = detail::host_keys_json(*this, "pipeline");
+  j["pipeline"]["file"] = file.string();
+  j["dataset"] = detail::host_keys_json(*this, "dataset");
+  j["evaluation"] = detail::host_keys_json(*this, "evaluation");
   for (const auto* st : {&condition, &generator, &segmenter}) {
     if (!*st) continue;
-    nlohmann::json s = (*st)->extra;
+    nlohmann::json s = detail::host_keys_json(*this, (*st)->section);
     s["plugin"] = (*st)->plugin;
     s["params"] = (*st)->info ? (*st)->params.to_json() : (*st)->raw_params;
     if ((*st)->info) s["plugin_version"] = (*st)->info->descriptor->version;
@@ -524,16 +295,15 @@ nlohmann::json Pipeline::resolved_json() const {
 }
 
 std::string Pipeline::where(const std::string& section, const std::string& key) const {
-  const std::map<std::string, SourceLoc>* m = nullptr;
-  if (section == "dataset") m = &dataset_locs;
-  if (section == "evaluation") m = &evaluation_locs;
-  if (m) {
-    auto it = m->find(key);
-    if (it != m->end()) return it->second.str();
-  }
-  return file.string() + ":1:1";
+  auto it = key_locs.find(section + "." + key);
+  return it != key_locs.end() ? it->second.str() : file.string() + ":1:1";
 }
 
-const std::vector<KeySpec>& pipeline_keys() { return kKeys; }
+std::string Pipeline::prompt_for(const std::string& class_name) const {
+  std::string text = aux.prompt;
+  for (size_t pos = 0; (pos = text.find("{class}", pos)) != std::string::npos; pos += class_name.size())
+    text.replace(pos, 7, class_name);
+  return text;
+}
 
 }  // namespace difss

@@ -67,22 +67,16 @@ size_t remove_stale_temporaries(const fs::path& dir) {
 }
 
 data::DatasetConfig dataset_config(const Pipeline& p) {
+  const DatasetSection& d = p.dataset;
   data::DatasetConfig c;
-  const json& d = p.dataset;
-  c.kind = d.value("kind", "");
-  c.root = d.value("root", "");
-  c.fold = int(d.value("fold", 0));
-  c.shots = int(d.value("shots", 1));
-  c.split = d.value("split", "val");
-  c.split_dir = d.value("split_dir", "");
-  if (d.contains("options"))
-    for (auto& [k, v] : d["options"].items()) c.options[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  c.kind = d.kind;
+  c.root = d.root;
+  c.fold = d.fold;
+  c.shots = d.shots;
+  c.split = d.split;
+  c.split_dir = d.split_dir;
+  for (auto& [k, v] : d.options.items()) c.options[k] = v.is_string() ? v.get<std::string>() : v.dump();
   return c;
-}
-
-std::string format_prompt(std::string tmpl, const std::string& cls) {
-  for (size_t pos; (pos = tmpl.find("{class}")) != std::string::npos;) tmpl.replace(pos, 7, cls);
-  return tmpl;
 }
 
 json counts_json(const data::IoUCounts& c) {
@@ -113,6 +107,8 @@ json run_identity(const Pipeline& p) {
   j["pipeline"].erase("file");
   j["pipeline"].erase("on_error");
   j["evaluation"].erase("grids");
+  // the default store lives in the output folder, which is not part of the identity either
+  if (p.generator && p.aux.aux_dir == p.output / "aux") j["generator"].erase("aux_dir");
   return j;
 }
 
@@ -148,12 +144,8 @@ class Runner {
       write_json(run_json, {{"identity", id}, {"difss_version", DIFSS_VERSION}});
     }
     set_run_dir(out_);
-    per_support_ = p_.generator ? int(p_.generator->extra.value("per_support", 4)) : 0;
-    if (p_.generator && p_.generator->info)  // a sampler's own per_support, when the user set it, wins
-      for (const auto& it : p_.generator->params.items())
-        if (it.name == "per_support" && !it.defaulted) per_support_ = int(it.value.i);
-    fs::path aux_root = out_ / "aux";
-    if (p_.generator && p_.generator->extra.contains("aux_dir")) aux_root = p_.generator->extra["aux_dir"].get<std::string>();
+    per_support_ = p_.aux_per_support();
+    const fs::path aux_root = p_.generator ? p_.aux.aux_dir : out_ / "aux";
     store_ = std::make_unique<data::AuxSupportStore>(aux_root);
   }
 
@@ -196,8 +188,8 @@ class Runner {
       store_->write_control(smp.name, label, ctl);
       SamplerInstance::Request req;
       std::string cname = ci.prompt_name.empty() ? ci.name : ci.prompt_name;
-      req.prompt = format_prompt(p_.generator->extra.value("prompt", "{class}"), cname);
-      req.negative_prompt = p_.generator->extra.value("negative_prompt", "");
+      req.prompt = p_.prompt_for(cname);
+      req.negative_prompt = p_.negative_prompt();
       req.class_id = cls;
       req.class_name = cname;
       req.seed = item_seed(p_.seed, smp.name + "#" + std::to_string(cls));
@@ -266,8 +258,8 @@ class Runner {
 
   // ---------------------------------------------------------------------------- evaluate
   cv::Mat at_eval_size(const cv::Mat& m) const {
-    if (p_.evaluation.value("eval_size", "label") != "input") return m;
-    int s = int(p_.evaluation.value("input_size", 400));
+    if (p_.evaluation.eval_size != "input") return m;
+    const int s = p_.evaluation.input_size;
     return data::resize_nearest(m, cv::Size(s, s));
   }
 
@@ -298,7 +290,7 @@ class Runner {
     cv::Mat gt_eval = at_eval_size(gt);
     SegmenterInstance::Result real, aux;
     bool with_aux = !aux_imgs.empty();
-    bool real_only = !with_aux || p_.evaluation.value("compare_without_aux", true);
+    bool real_only = !with_aux || p_.evaluation.compare_without_aux;
     if (real_only) {
       real = seg_->segment(query, imgs, masks);
       rec["real"] = counts_json(data::count_iou(at_eval_size(real.mask), gt_eval));
@@ -335,10 +327,10 @@ class Runner {
 
   RunSummary evaluate_all() {
     data::EpisodeOptions eo;
-    eo.count = size_t(p_.dataset.value("episodes", 0));
+    eo.count = p_.dataset.episodes;
     eo.seed = p_.seed;
-    eo.shots = int(p_.dataset.value("shots", 1));
-    eo.sampling = data::parse_support_sampling(p_.dataset.value("support_sampling", "hsnet"));
+    eo.shots = p_.dataset.shots;
+    eo.sampling = data::parse_support_sampling(p_.dataset.support_sampling);
     std::vector<data::Episode> episodes;
     try {
       episodes = data::make_episodes(*ds_, eo);
@@ -347,7 +339,7 @@ class Runner {
     }
     write_json(out_ / "episodes.json", data::episodes_to_json(*ds_, episodes, eo));
     fs::create_directories(out_ / "episodes");
-    size_t grids = size_t(p_.evaluation.value("grids", 8));
+    const size_t grids = size_t(p_.evaluation.grids);
 
     Progress prog("episodes", episodes.size());
     auto t0 = Clock::now();

@@ -17,17 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* const kVocabName = "bpe_simple_vocab_16e6.txt.gz";
-// gradio_seg2image.py defaults (FSSpregenerate.py appends ", artwork" to the negative prompt).
-const char* const kAddedPrompt = "best quality, extremely detailed";
-const char* const kNegativePrompt =
-    "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer digits, "
-    "cropped, worst quality, low quality";
-
 constexpr int64_t kMaxSide = 2048;  // latents 256x256; the VAE decoder needs ~10 GB there
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
 
 std::string find_vocab(const std::string& given, const sdk::Host& host, const std::string& ckpt) {
   if (!given.empty()) {
@@ -102,20 +92,8 @@ sdk::Descriptor ControlNetSd15Sampler::describe() {
   d.param(sdk::ParamDef::integer("seed", -1, -1, 2147483647,
                                  "-1: the seed the host passes per support; >= 0: this seed for every "
                                  "call. Image k uses SplitMix64 output k+1 of the seed."));
-  d.param(sdk::ParamDef::integer("per_support", 4, 1, 64,
-                                 "Images to generate per support (the host passes it as the count; a "
-                                 "different count from the host wins)."));
   d.param(sdk::ParamDef::integer("batch_size", 4, 1, 64,
                                  "Images denoised together (CFG doubles the batch); memory vs speed."));
-  d.param(sdk::ParamDef::string("a_prompt", kAddedPrompt,
-                                "Added prompt, appended as prompt + \", \" + a_prompt (skipped when the "
-                                "prompt already ends with it; empty: nothing appended)."));
-  d.param(sdk::ParamDef::string("n_prompt", kNegativePrompt,
-                                "Negative prompt used when the host gives none (FSSpregenerate.py adds "
-                                "\", artwork\")."));
-  d.param(sdk::ParamDef::boolean("double_comma", false,
-                                 "Reproduce FSSpregenerate.py exactly: its prompt ends with ',' before "
-                                 "\", \" + a_prompt, giving \"...dog,, best quality...\"."));
   d.param(sdk::ParamDef::integer("resolution", 512, 0, 2048,
                                  "Short side for control maps whose sides are not multiples of 64 "
                                  "(official resize, nearest); 0 = only round to multiples of 64."));
@@ -124,8 +102,11 @@ sdk::Descriptor ControlNetSd15Sampler::describe() {
   d.param(sdk::ParamDef::enumeration("device", {"cpu", "cuda"}, "cpu",
                                      "Where to run; cuda needs a LibTorch with CUDA."));
   d.input("control", "image", "Control map (RGB), e.g. an ADE20K-palette segmentation map.");
-  d.input("prompt", "text", "Positive prompt, formatted by the host (\"a real shot photo of {class}\").");
-  d.input("negative_prompt", "text", "Negative prompt (empty: n_prompt).");
+  d.input("prompt", "text",
+          "Prompt, used as given: the pipeline owns its text ([generator] prompt; default ControlNet4FSS's "
+          "prompt + a_prompt).");
+  d.input("negative_prompt", "text",
+          "Negative prompt, used as given ([generator] negative_prompt; default ControlNet4FSS's n_prompt).");
   d.output("images", "images", "count generated images of the control map's size (sides multiples of 64).");
   return d;
 }
@@ -140,10 +121,7 @@ ControlNetSd15Sampler::ControlNetSd15Sampler(const sdk::Host& host, const sdk::P
       strength_(p.real("strength")),
       eta_(p.real("eta")),
       guess_mode_(p.boolean("guess_mode")),
-      double_comma_(p.boolean("double_comma")),
-      seed_(p.integer("seed")),
-      a_prompt_(p.string("a_prompt")),
-      n_prompt_(p.string("n_prompt")) {
+      seed_(p.integer("seed")) {
   const std::string ckpt = p.string("checkpoint"), base = p.string("base_checkpoint");
   if (ckpt.empty()) throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, "checkpoint: not set");
   for (const std::string& f : {ckpt, base})
@@ -180,17 +158,6 @@ ControlNetSd15Sampler::ControlNetSd15Sampler(const sdk::Host& host, const sdk::P
 
 ControlNetSd15Sampler::~ControlNetSd15Sampler() = default;
 
-std::string ControlNetSd15Sampler::positive_prompt(const std::string& prompt) const {
-  std::string p = prompt;
-  if (double_comma_ && !ends_with(p, ",")) p += ",";
-  if (!a_prompt_.empty() && !ends_with(prompt, a_prompt_)) p += ", " + a_prompt_;
-  return p;
-}
-
-std::string ControlNetSd15Sampler::negative_prompt(const std::string& negative) const {
-  return negative.empty() ? n_prompt_ : negative;
-}
-
 sdk::OwnedTensor ControlNetSd15Sampler::sample(const sdk::SamplerInput& in, sdk::Call& call) {
   sdk::require_port(in.control, "control", "image");
   c10::InferenceMode guard;
@@ -202,8 +169,8 @@ sdk::OwnedTensor ControlNetSd15Sampler::sample(const sdk::SamplerInput& in, sdk:
     throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT,
                      "control map of " + std::to_string(r.control.size(0)) + "x" +
                          std::to_string(r.control.size(1)) + " exceeds 2048 pixels per side");
-  r.prompt = positive_prompt(in.prompt);
-  r.negative_prompt = negative_prompt(in.negative_prompt);
+  r.prompt = in.prompt;
+  r.negative_prompt = in.negative_prompt;
   r.seed = seed_ >= 0 ? uint64_t(seed_) : in.seed;
   r.count = int(in.count);
   r.sampler.kind = sd::parse_sampler_kind(sampler_);

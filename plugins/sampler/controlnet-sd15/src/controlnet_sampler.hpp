@@ -20,20 +20,14 @@ class ControlNetSd15Sampler : public sdk::Sampler {
   ~ControlNetSd15Sampler() override;
   sdk::OwnedTensor sample(const sdk::SamplerInput& in, sdk::Call& call) override;
 
-  // The prompts the model sees for a host prompt (a_prompt appended, the official double comma
-  // when asked, n_prompt when the host gives no negative prompt). Public for tests.
-  std::string positive_prompt(const std::string& host_prompt) const;
-  std::string negative_prompt(const std::string& host_negative) const;
-
  private:
   sdk::Host host_;
   std::unique_ptr<sd::ControlNetPipeline> pipe_;
   std::string sampler_;
   int steps_, batch_size_, resolution_;
   double guidance_, strength_, eta_;
-  bool guess_mode_, double_comma_;
+  bool guess_mode_;
   int64_t seed_;
-  std::string a_prompt_, n_prompt_;
 };
 
 }  // namespace difss::plugins

@@ -53,8 +53,6 @@ sdk::Descriptor TinyControlNetSampler::describe() {
   d.param(sdk::ParamDef::integer("seed", -1, -1, 2147483647,
                                  "-1: the seed the host passes per support; >= 0: this seed for every call. Image k "
                                  "uses SplitMix64 output k+1 of the seed."));
-  d.param(sdk::ParamDef::integer("per_support", 4, 1, 64,
-                                 "Images to generate per support (the host passes it as the count)."));
   d.param(sdk::ParamDef::integer("batch_size", 4, 1, 64, "Images denoised together (CFG doubles the batch)."));
   d.input("control", "image", "Control map (RGB): the seg-palette map of the support mask.");
   d.input("prompt", "text", "Prompt; only used to find the class when the class name is unknown.");

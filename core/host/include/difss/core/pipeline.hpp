@@ -4,8 +4,9 @@
 // resolved pipeline is echoed into the run's output (resolved_json) so a run can be reproduced
 // from its own record.
 //
-// Relative paths: PATH parameters and [dataset] root/split_dir resolve against the pipeline
-// file's folder; [pipeline] output resolves against the current directory.
+// Relative paths: PATH parameters, [dataset] root/split_dir and [generator] aux_dir resolve
+// against the pipeline file's folder; [pipeline] output resolves against the current directory.
+// A Pipeline with every default and nothing else: parse_pipeline_string("", file).
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -27,7 +28,7 @@ struct SourceLoc {
   std::string str() const;  // "file:line:col"
 };
 
-// A [condition], [generator] or [segmenter] section.
+// A [condition], [generator] or [segmenter] section: the plugin and its parameters.
 struct PluginStage {
   std::string section;  // "condition", ...
   std::string plugin;
@@ -36,29 +37,73 @@ struct PluginStage {
   std::map<std::string, SourceLoc> param_locs;
   const PluginInfo* info = nullptr;  // set by resolve_plugins
   ResolvedParams params;             // set by resolve_plugins
-  nlohmann::json extra = nlohmann::json::object();  // host-level keys of the section (e.g. aux_dir)
 };
 
-struct Pipeline {
-  std::filesystem::path file;  // absolute
-  std::string name;
-  std::string mode = "evaluate";  // "evaluate" | "generate"
-  uint64_t seed = 0;
-  std::filesystem::path output;   // absolute
-  int threads = 0;                // 0 = all cores
-  std::string on_error = "stop";  // "stop" | "skip"
-  std::string log_level = "info";
+// The host-level sections as typed values. parse_pipeline fills every field from the one key
+// table (pipeline_keys.cpp: type, default, check and doc of each key); the members are only
+// zero-initialised, so each default exists in one place: the table.
 
-  nlohmann::json dataset = nlohmann::json::object();  // [dataset] as written (+ resolved paths)
-  std::map<std::string, SourceLoc> dataset_locs;
-  nlohmann::json evaluation = nlohmann::json::object();  // [evaluation], defaults filled
-  std::map<std::string, SourceLoc> evaluation_locs;
+// [pipeline]
+struct PipelineSection {
+  std::string name;
+  std::string mode;              // "evaluate" | "generate"
+  uint64_t seed = 0;
+  std::filesystem::path output;  // absolute
+  int threads = 0;               // 0 = all cores
+  std::string on_error;          // "stop" | "skip"
+  std::string log_level;
+};
+
+// [dataset]
+struct DatasetSection {
+  std::string kind;
+  std::string root, split_dir;  // absolute when given ("" = not given)
+  int fold = 0;
+  std::string split;
+  int shots = 0;
+  size_t episodes = 0;  // 0 = the protocol's default
+  std::string support_sampling;
+  nlohmann::json options = nlohmann::json::object();  // reader-specific, checked by the reader
+};
+
+// The host's keys of [generator]: how many auxiliary supports, where they are stored, and the
+// texts the sampler receives (the pipeline owns the prompt and the negative prompt; samplers
+// get the final texts and add nothing).
+struct GeneratorSection {
+  int per_support = 0;
+  std::filesystem::path aux_dir;  // absolute
+  std::string prompt;             // template; {class} is replaced by the class name
+  std::string negative_prompt;
+};
+
+// [evaluation]
+struct EvaluationSection {
+  std::string eval_size;  // "label" | "input"
+  bool compare_without_aux = false;
+  int grids = 0;
+  int input_size = 0;
+};
+
+// A pipeline. Its [pipeline] keys are members (p.name, p.seed, ...) through PipelineSection.
+struct Pipeline : PipelineSection {
+  std::filesystem::path file;  // absolute
+
+  DatasetSection dataset;
+  GeneratorSection aux;  // meaningful when `generator` is set
+  EvaluationSection evaluation;
+  std::map<std::string, SourceLoc> key_locs;  // "section.key" -> where it was written
 
   std::optional<PluginStage> condition, generator, segmenter;
 
+  // Auxiliary images per real support: [generator] per_support, 0 without a [generator].
+  int aux_per_support() const { return generator ? aux.per_support : 0; }
+  // The final texts the sampler receives for a class.
+  std::string prompt_for(const std::string& class_name) const;
+  const std::string& negative_prompt() const { return aux.negative_prompt; }
+
   // The pipeline with every default filled: written to results.json / resolved.toml.
   nlohmann::json resolved_json() const;
-  // Where a [dataset]/[evaluation]/... key was written, for messages ("file:line:col: ").
+  // Where a host-level key was written, for messages ("file:line:col"; file:1:1 when absent).
   std::string where(const std::string& section, const std::string& key) const;
 };
 
@@ -79,10 +124,12 @@ ResolvedParams resolve_params(const Descriptor& d, const nlohmann::json& raw,
                               const std::map<std::string, SourceLoc>& locs, const SourceLoc& where,
                               const std::filesystem::path& base_dir, std::vector<std::string>& errors);
 
-// Reference of the host-level keys, for docs and `difss-host validate --keys`.
+// The host-level keys, as the key table defines them: for docs and `difss-host validate --keys`.
 struct KeySpec {
-  std::string section, key, type, default_value, doc;
+  std::string section, key, type, default_value, check, doc;
 };
 const std::vector<KeySpec>& pipeline_keys();
+// pipeline_keys() as the Markdown tables of docs/CONFIG_REFERENCE.md, one per section.
+std::string pipeline_keys_markdown();
 
 }  // namespace difss
