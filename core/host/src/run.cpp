@@ -15,6 +15,7 @@
 #include "difss/core/host_services.hpp"
 #include "difss/core/instances.hpp"
 #include "difss/core/log.hpp"
+#include "difss/core/pipeline_dataset.hpp"
 #include "difss/core/progress.hpp"
 #include "difss/core/report.hpp"
 
@@ -64,20 +65,6 @@ size_t remove_stale_temporaries(const fs::path& dir) {
     }
   }
   return n;
-}
-
-data::DatasetConfig dataset_config(const Pipeline& p) {
-  data::DatasetConfig c;
-  const json& d = p.dataset;
-  c.kind = d.value("kind", "");
-  c.root = d.value("root", "");
-  c.fold = int(d.value("fold", 0));
-  c.shots = int(d.value("shots", 1));
-  c.split = d.value("split", "val");
-  c.split_dir = d.value("split_dir", "");
-  if (d.contains("options"))
-    for (auto& [k, v] : d["options"].items()) c.options[k] = v.is_string() ? v.get<std::string>() : v.dump();
-  return c;
 }
 
 std::string format_prompt(std::string tmpl, const std::string& cls) {
@@ -158,11 +145,7 @@ class Runner {
   }
 
   void open_dataset() {
-    try {
-      ds_ = data::open_dataset(dataset_config(p_));
-    } catch (const std::exception& e) {
-      throw ConfigError(p_.where("dataset", "kind") + ": [dataset]: " + e.what());
-    }
+    ds_ = open_pipeline_dataset(p_);
     logger()->info("dataset {}: {} classes, {} image-class pairs ({})", ds_->kind(), ds_->classes().size(),
                    ds_->samples().size(), ds_->split_source());
   }
