@@ -20,8 +20,17 @@ int plugins_list(const Registry& reg, bool verbose);
 int plugins_inspect(const Registry& reg, const std::string& id);
 int validate(const Registry& reg, const std::string& file);
 int print_pipeline_keys();
-int bench(const std::string& which, const std::vector<std::string>& args);
-int train(const std::vector<std::string>& args);
+
+// `difss-host bench ID [options]` (see cmd_bench.cpp).
+struct BenchOptions {
+  std::string id;
+  int runs = 10, warmup = 1, threads = 0, shots = 1;
+  bool shots_given = false;    // --shots written (else a pipeline's [dataset] shots)
+  std::string size = "512x512";
+  std::vector<std::string> params;  // "name=value"
+  std::string pipeline;             // inputs and parameters from this pipeline
+};
+int bench(const DiscoveryOptions& discovery, const BenchOptions& options);
 int run_pipeline(const DiscoveryOptions& discovery, const std::string& file, int threads_override,
                  const std::string& shard);
 

@@ -4,6 +4,7 @@
 //   difss-host validate FILE             check a pipeline without running it
 //   difss-host plugins list [--verbose]  what is installed (and what was rejected, and why)
 //   difss-host plugins inspect ID        a plugin's parameters and ports
+//   difss-host bench ID [options]        time a plugin's calls (latency, calls/s, peak RSS)
 #include <CLI/CLI.hpp>
 
 #include <difss/core/errors.hpp>
@@ -60,17 +61,20 @@ int main(int argc, char** argv) {
   std::string inspect_id;
   inspect->add_option("id", inspect_id, "Plugin id")->required();
 
-  // The benchmark's name and everything after it go unparsed to the benchmark (so that
-  // `bench sampler --help` reaches the sampler benchmark's own usage).
-  auto* bench = app.add_subcommand("bench", "Print speed and memory figures: bench conditions|sampler|segmenter "
-                                            "[options] (`bench NAME --help` lists them; see docs/MODELS.md)");
-  bench->allow_extras();
-  bench->prefix_command();
-
-  auto* train = app.add_subcommand("train", "Train the embedded default's tiny models: diffusion | fss "
-                                            "(options after the name; see docs/EMBEDDED_DEFAULT.md)");
-  train->allow_extras();
-  train->prefix_command();
+  auto* bench = app.add_subcommand("bench", "Time any plugin by id through the ABI: per-call latency, calls/s, peak RSS");
+  cli::BenchOptions bench_opts;
+  bench->add_option("id", bench_opts.id, "Plugin id (`plugins list`)")->required();
+  bench->add_option("--runs", bench_opts.runs, "Timed calls")->capture_default_str()->check(CLI::Range(1, 1000000));
+  bench->add_option("--warmup", bench_opts.warmup, "Untimed calls first")->capture_default_str()->check(CLI::Range(0, 1000000));
+  bench->add_option("--size", bench_opts.size, "Synthetic input size WxH")->capture_default_str();
+  auto* shots_opt = bench->add_option("--shots", bench_opts.shots, "Supports per call (segmenters)")
+                        ->capture_default_str()->check(CLI::Range(1, 1000));
+  bench->add_option("--param", bench_opts.params, "Plugin parameter NAME=VALUE (repeatable; overrides the pipeline's)");
+  bench->add_option("--pipeline", bench_opts.pipeline,
+                    "Inputs from this pipeline's dataset; parameters from its section that names ID");
+  bench->add_option("--threads", bench_opts.threads, "Compute threads (0 = --threads before `bench`, else all cores)")
+      ->check(CLI::Range(0, 1024));
+  bench->fallthrough();  // --plugin-path, --log-level may follow the id too
 
   try {
     app.parse(argc, argv);
@@ -91,17 +95,10 @@ int main(int argc, char** argv) {
   try {
     if (*validate && print_keys) return cli::print_pipeline_keys();
     if (*bench) {
-      std::vector<std::string> rest = bench->remaining();
-      if (rest.empty()) {
-        std::cerr << "bench: which benchmark? conditions | sampler | segmenter\n";
-        return cli::kExitConfig;
-      }
-      const std::string which = rest.front();
-      rest.erase(rest.begin());
-      configure_threads(threads);  // --threads (0 = all cores), set once before any work
-      return cli::bench(which, rest);
+      bench_opts.shots_given = shots_opt->count() > 0;
+      if (bench_opts.threads == 0) bench_opts.threads = threads;
+      return cli::bench(discovery, bench_opts);
     }
-    if (*train) return cli::train(train->remaining());
     if (*validate && validate_file.empty()) {
       std::cerr << "validate: a pipeline file is required\n";
       return cli::kExitConfig;

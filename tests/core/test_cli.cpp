@@ -68,20 +68,67 @@ TEST_CASE("--version and --help exit 0") {
   CHECK_THAT(h.output, Catch::Contains("Exit codes"));
 }
 
-TEST_CASE("bench and train pass their arguments (and --help) to the benchmark or trainer", "[slow]") {
-  Exec none = run_host("bench");
-  CHECK(none.code == 2);
-  CHECK_THAT(none.output, Catch::Contains("conditions | sampler | segmenter"));
-  Exec unknown = run_host("bench nope");
+TEST_CASE("bench ID times any plugin through the ABI and prints latency, calls/s and peak RSS") {
+  Exec c = run_host(plugin_arg() + "bench org.difss.test.mask-condition --runs 3 --size 64x48 --param value=7");
+  INFO(c.output);
+  CHECK(c.code == 0);
+  CHECK_THAT(c.output, Catch::Contains("org.difss.test.mask-condition 1.0.0 (condition)"));
+  CHECK_THAT(c.output, Catch::Contains("value = 7") && !Catch::Contains("value = 7 (default)"));
+  CHECK_THAT(c.output, Catch::Contains("synthetic 64x48"));
+  CHECK_THAT(c.output, Catch::Contains("3 timed after 1 warm-up"));
+  CHECK_THAT(c.output, Catch::Matches("(.|\n)*latency   median [0-9.]+ ms   min [0-9.]+ ms   max [0-9.]+ ms(.|\n)*"));
+  CHECK_THAT(c.output, Catch::Matches("(.|\n)*calls/s   [0-9.]+\n(.|\n)*"));
+  CHECK_THAT(c.output, Catch::Matches("(.|\n)*peak RSS  [0-9.]+ MiB(.|\n)*"));
+
+  // A sampler and a segmenter (with K supports) the same way; defaults are marked as such.
+  Exec s = run_host(plugin_arg() + "bench org.difss.test.noise-sampler --runs 2 --warmup 0 --size 32x32");
+  INFO(s.output);
+  CHECK(s.code == 0);
+  CHECK_THAT(s.output, Catch::Contains("steps = 3 (default)") && Catch::Contains("2 timed after 0 warm-up"));
+  Exec g = run_host(plugin_arg() + "bench org.difss.test.color-segmenter --runs 2 --shots 3 --size 40x40");
+  INFO(g.output);
+  CHECK(g.code == 0);
+  CHECK_THAT(g.output, Catch::Contains("query + 3 support(s)"));
+}
+
+TEST_CASE("bench takes its inputs and parameters from a pipeline's dataset and section") {
+  TempDir tmp;
+  auto p = tmp.write("p.toml", "[pipeline]\noutput = \"" + (tmp.path / "out").string() +
+                                   "\"\n[dataset]\nkind = \"synthetic\"\nshots = 2\n[segmenter]\n"
+                                   "plugin = \"org.difss.test.color-segmenter\"\nparams = { scale = 30.0 }\n");
+  Exec r = run_host(plugin_arg() + "bench org.difss.test.color-segmenter --runs 2 --pipeline " + p.string());
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.output, Catch::Contains("scale = 30") && Catch::Contains("episode(s) of synthetic") &&
+                           Catch::Contains("2 support(s) each"));
+  CHECK_FALSE(fs::exists(tmp.path / "out"));  // a benchmark writes no run folder
+}
+
+TEST_CASE("bench rejects an unknown plugin or a bad parameter with exit code 2 and a clear message") {
+  Exec unknown = run_host(plugin_arg() + "bench org.difss.test.mask-conditon");
   CHECK(unknown.code == 2);
-  CHECK_THAT(unknown.output, Catch::Contains("unknown benchmark 'nope'"));
-  // Each benchmark's own usage, not the host's (reported as "not built" where it was left out).
-  for (const char* which : {"conditions", "sampler", "segmenter"}) {
-    Exec help = run_host(std::string("bench ") + which + " --help");
-    INFO(help.output);
-    if (help.output.find("not built") != std::string::npos) continue;
-    CHECK(help.code == 0);
-    CHECK_THAT(help.output, Catch::Contains(std::string("bench ") + which));
-    CHECK_THAT(help.output, !Catch::Contains("--plugin-path"));
-  }
+  CHECK_THAT(unknown.output, Catch::Contains("unknown plugin 'org.difss.test.mask-conditon'") &&
+                                 Catch::Contains("did you mean 'org.difss.test.mask-condition'?"));
+  Exec range = run_host(plugin_arg() + "bench org.difss.test.mask-condition --param value=0");
+  CHECK(range.code == 2);
+  CHECK_THAT(range.output, Catch::Contains("--param: parameter 'value' of plugin 'org.difss.test.mask-condition'") &&
+                               Catch::Contains("out of range"));
+  Exec name = run_host(plugin_arg() + "bench org.difss.test.mask-condition --param valeu=3");
+  CHECK(name.code == 2);
+  CHECK_THAT(name.output, Catch::Contains("unknown parameter 'valeu'") && Catch::Contains("value"));
+  Exec text = run_host(plugin_arg() + "bench org.difss.test.mask-condition --param value=many");
+  CHECK(text.code == 2);
+  CHECK_THAT(text.output, Catch::Contains("expected int, got string"));
+  Exec form = run_host(plugin_arg() + "bench org.difss.test.mask-condition --param value");
+  CHECK(form.code == 2);
+  CHECK_THAT(form.output, Catch::Contains("expected NAME=VALUE"));
+  Exec size = run_host(plugin_arg() + "bench org.difss.test.mask-condition --size big");
+  CHECK(size.code == 2);
+  CHECK_THAT(size.output, Catch::Contains("--size big: expected WxH"));
+  CHECK(run_host("bench").code == 2);  // the id is required
+}
+
+TEST_CASE("difss-host has no train command (training is difss-tiny-tool's)") {
+  Exec t = run_host("train fss");
+  CHECK(t.code == 2);
 }

@@ -15,6 +15,7 @@
 #include "difss/core/host_services.hpp"
 #include "difss/core/instances.hpp"
 #include "difss/core/log.hpp"
+#include "difss/core/pipeline_dataset.hpp"
 #include "difss/core/progress.hpp"
 #include "difss/core/report.hpp"
 
@@ -64,19 +65,6 @@ size_t remove_stale_temporaries(const fs::path& dir) {
     }
   }
   return n;
-}
-
-data::DatasetConfig dataset_config(const Pipeline& p) {
-  const DatasetSection& d = p.dataset;
-  data::DatasetConfig c;
-  c.kind = d.kind;
-  c.root = d.root;
-  c.fold = d.fold;
-  c.shots = d.shots;
-  c.split = d.split;
-  c.split_dir = d.split_dir;
-  for (auto& [k, v] : d.options.items()) c.options[k] = v.is_string() ? v.get<std::string>() : v.dump();
-  return c;
 }
 
 json counts_json(const data::IoUCounts& c) {
@@ -150,11 +138,7 @@ class Runner {
   }
 
   void open_dataset() {
-    try {
-      ds_ = data::open_dataset(dataset_config(p_));
-    } catch (const std::exception& e) {
-      throw ConfigError(p_.where("dataset", "kind") + ": [dataset]: " + e.what());
-    }
+    ds_ = open_pipeline_dataset(p_);
     logger()->info("dataset {}: {} classes, {} image-class pairs ({})", ds_->kind(), ds_->classes().size(),
                    ds_->samples().size(), ds_->split_source());
   }

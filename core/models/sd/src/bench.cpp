@@ -52,7 +52,7 @@ struct Args {
 };
 
 void usage() {
-  std::cerr << "usage: bench sampler [--precision fp32|bf16|both] [--size N] [--steps N]\n"
+  std::cerr << "usage: difss-sd-tool bench [--precision fp32|bf16|both] [--size N] [--steps N]\n"
                "                     [--config sd15|reduced] [--write-checkpoint FILE]\n"
                "                     [--checkpoint FILE --vocab FILE]\n";
 }
@@ -196,7 +196,7 @@ int run_sampler_bench(int argc, char** argv) {
     for (const std::string& p : a.precisions) time_steps(cfg, p, a);
     return 0;
   } catch (const std::exception& e) {
-    std::cerr << "bench sampler: " << e.what() << "\n";
+    std::cerr << "difss-sd-tool: " << e.what() << "\n";
     usage();
     return 1;
   }

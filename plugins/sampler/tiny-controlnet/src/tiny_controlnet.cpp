@@ -38,12 +38,12 @@ sdk::Descriptor TinyControlNetSampler::describe() {
       "sampler (difss_sd) at 32 base channels, in the latent space of a fixed encoder (2x2 average pool + "
       "2x pixel-unshuffle: 64x64x3 -> 16x16x12) instead of a VAE's, conditioned on the seg-palette control map and on the class through a learned class "
       "embedding (classifier-free guidance against the null class); DDIM from the shared schedulers. "
-      "Trained by difss on the procedural `synthetic` dataset (difss-host train diffusion): it "
+      "Trained by difss on the procedural `synthetic` dataset (difss-tiny-tool train diffusion): it "
       "demonstrates the pipeline, it does not reproduce Stable Diffusion. Control maps are resized "
       "(nearest) to the model's 64x64 and the images back (bilinear) to the control's size.";
   d.version = "1.0.0";
   d.param(sdk::ParamDef::path("checkpoint", "",
-                              "Weights (.safetensors from difss-host train diffusion); empty: the committed "
+                              "Weights (.safetensors from difss-tiny-tool train diffusion); empty: the committed "
                               "model beside the plugin, tiny-controlnet/tiny_controlnet.safetensors."));
   d.param(sdk::ParamDef::integer("steps", 20, 1, 1000, "DDIM steps."));
   d.param(sdk::ParamDef::real("guidance", 2.0, 0.0, 30.0,

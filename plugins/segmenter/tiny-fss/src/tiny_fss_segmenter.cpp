@@ -26,12 +26,12 @@ sdk::Descriptor TinyFssSegmenter::describe() {
   d.description =
       "The embedded default segmenter: HSNet (the same code as org.difss.segmenter.hsnet, difss_fss) on a "
       "narrow ResNet (basic blocks, width 16), trained end to end by difss on 1-shot episodes of the base "
-      "classes of the procedural `synthetic` dataset (difss-host train fss). Images are resized to the "
+      "classes of the procedural `synthetic` dataset (difss-tiny-tool train fss). Images are resized to the "
       "model's 64x64; K shots (real and auxiliary alike) vote as in HSNet's predict_mask_nshot. It "
       "demonstrates the pipeline; it is not HSNet's published model.";
   d.version = "1.0.0";
   d.param(sdk::ParamDef::path("checkpoint", "",
-                              "Weights (.safetensors from difss-host train fss); empty: the committed model "
+                              "Weights (.safetensors from difss-tiny-tool train fss); empty: the committed model "
                               "beside the plugin, tiny-fss/tiny_fss.safetensors."));
   d.input("query", "image", "Query image.");
   d.input("support_images", "image", "K support images.");

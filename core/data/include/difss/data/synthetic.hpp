@@ -1,5 +1,5 @@
 // The `synthetic` dataset's object families and its drawing function (used by the dataset kind
-// and by the training code of the embedded tiny models, apps/difss-train).
+// and by the training code of the embedded tiny models, apps/difss-tiny-tool).
 //
 // 20 classes = 5 shapes x 4 patterns, each with a fixed two-colour palette (10 palettes, each
 // shared by two classes of different shape and pattern, so colour alone does not identify a

@@ -1,5 +1,5 @@
-// The sampler benchmark, as a function a CLI can expose (`difss-host bench sampler ...` forwards
-// its remaining arguments here; tools/bench_main.cpp is the standalone executable).
+// The sampler benchmark, as a function a CLI can expose (`difss-sd-tool bench|write-checkpoint`,
+// apps/difss-sd-tool, forwards its arguments here).
 //
 //   --precision fp32|bf16|both   compute precision(s) to time (default both)
 //   --size N                     image side (default 512 -> 64x64 latents)

@@ -13,7 +13,7 @@
 //   a SpatialTransformer at ds 2 and in the middle block (context = class embedding, dim 32).
 //
 // Shared by the plugin (org.difss.sampler.tiny-controlnet) and the training code
-// (apps/difss-train), so both build the very same network.
+// (apps/difss-tiny-tool), so both build the very same network.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -1,7 +1,7 @@
 // The embedded tiny few-shot segmenter: HSNet (difss_fss, the same code as the hsnet plugin)
 // on a narrow ResNet backbone (basic blocks, width 16, blocks {1, 2, 2, 1}) trained end to end
 // and episodically by difss on the base classes of the `synthetic` dataset.
-// Shared by the plugin (org.difss.segmenter.tiny-fss) and the trainer (apps/difss-train).
+// Shared by the plugin (org.difss.segmenter.tiny-fss) and the trainer (apps/difss-tiny-tool).
 #pragma once
 
 #include <array>

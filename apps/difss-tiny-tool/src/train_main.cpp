@@ -1,4 +1,4 @@
-// `difss-host train <diffusion|fss> [--key value ...]`: argument parsing, progress, manifests.
+// `difss-tiny-tool train <diffusion|fss> [--key value ...]`: argument parsing, progress, manifests.
 #include <difss/train/train.hpp>
 
 #include <difss/data/synthetic.hpp>
@@ -21,15 +21,17 @@ namespace difss::train {
 namespace {
 
 const char* const kUsage =
-    "usage: difss-host train <diffusion|fss> [options]\n"
+    "usage: difss-tiny-tool train <diffusion|fss> [options]\n"
     "  common:    --seed N (0)  --steps N  --batch N  --lr X  --threads N (1)  --out DIR\n"
     "             --repro-steps N (30: the short run recorded as the reproducibility check; 0 = skip)\n"
     "  diffusion: --size N (64)  --eval-supports N (24)\n"
     "  fss:       --fold K (0)  --size N (64)  --eval-episodes N (200)\n"
     "             --evaluate FILE: only evaluate that checkpoint (prints JSON)\n"
+    "             --plugin-path DIR: where the tiny-fss plugin the evaluation runs is (else the\n"
+    "             host's search path: DIFSS_PLUGIN_PATH, <exe>/../lib/difss/plugins, ...)\n"
     "Writes DIR/<model>.safetensors and DIR/manifest.json. Defaults reproduce the committed models:\n"
-    "  difss-host train diffusion --out plugins/sampler/tiny-controlnet/models\n"
-    "  difss-host train fss --out plugins/segmenter/tiny-fss/models\n";
+    "  difss-tiny-tool train diffusion --out plugins/sampler/tiny-controlnet/models\n"
+    "  difss-tiny-tool train fss --out plugins/segmenter/tiny-fss/models\n";
 
 struct Args {
   std::map<std::string, std::string> kv;
@@ -88,7 +90,7 @@ Args parse(int argc, char** argv, const std::set<std::string>& known) {
 }
 
 std::string command_line(int argc, char** argv) {
-  std::string s = "difss-host train";
+  std::string s = "difss-tiny-tool train";
   for (int i = 0; i < argc; ++i) s += std::string(" ") + argv[i];
   return s;
 }
@@ -204,10 +206,12 @@ int run_train(int argc, char** argv) {
 namespace {
 
 int train_fss_cmd(int argc, char** argv) {
-  const Args a = parse(argc, argv, {"seed", "steps", "batch", "lr", "threads", "out", "size", "fold", "eval-episodes", "repro-steps", "evaluate"});
+  const Args a = parse(argc, argv, {"seed", "steps", "batch", "lr", "threads", "out", "size", "fold", "eval-episodes", "repro-steps", "evaluate", "plugin-path"});
+  const std::vector<std::string> plugin_paths = a.kv.count("plugin-path") ? std::vector<std::string>{a.get("plugin-path", "")}
+                                                                          : std::vector<std::string>{};
   if (a.kv.count("evaluate")) {  // evaluate an existing checkpoint, print JSON
     const FssEvaluation ev = evaluate_fss_checkpoint(a.get("evaluate", ""), int(a.integer("fold", 0, 0, 3)),
-                                                     int(a.integer("eval-episodes", 200, 1, 100000)));
+                                                     int(a.integer("eval-episodes", 200, 1, 100000)), plugin_paths);
     std::printf("%s\n", nlohmann::json{{"novel_miou", ev.novel_miou}, {"novel_fbiou", ev.novel_fbiou},
                                        {"base_miou", ev.base_miou}, {"novel_per_class_iou", ev.novel_per_class}}
                             .dump(2)
@@ -224,6 +228,7 @@ int train_fss_cmd(int argc, char** argv) {
   o.fold = int(a.integer("fold", 0, 0, 3));
   o.eval_episodes = int(a.integer("eval-episodes", o.eval_episodes, 0, 100000));
   o.out = a.get("out", "");
+  o.plugin_paths = plugin_paths;
   const int repro = int(a.integer("repro-steps", 30, 0, 100000));
   nlohmann::json m = manifest_header(command_line(argc, argv), o.seed, o.threads);
   m["model"] = "tiny-fss";

@@ -1,7 +1,7 @@
 // Training of the embedded tiny models on the `synthetic` dataset (LibTorch, CPU).
 //
-//   difss-host train diffusion [--seed 0] [--steps N] [--out DIR] ...   tiny ControlNet sampler
-//   difss-host train fss       [--seed 0] [--steps N] [--out DIR] ...   tiny HSNet segmenter
+//   difss-tiny-tool train diffusion [--seed 0] [--steps N] [--out DIR] ...   tiny ControlNet sampler
+//   difss-tiny-tool train fss       [--seed 0] [--steps N] [--out DIR] ...   tiny HSNet segmenter
 //
 // Each run is deterministic for its seed (fixed data order, per-step generators; the host runs
 // it single-threaded by default so float reductions are ordered the same way) and writes
@@ -16,7 +16,7 @@
 
 namespace difss::train {
 
-// The arguments after "train" (argv[0] is the sub-command: "diffusion" or "fss").
+// The arguments after "train" (argv[0] is the model: "diffusion" or "fss").
 // Returns a process exit code (0 ok, 2 bad arguments, 1 failure); prints errors to stderr.
 int run_train(int argc, char** argv);
 
@@ -59,6 +59,7 @@ struct FssTrainOptions {
   int threads = 1;
   std::string out;
   int eval_episodes = 200;     // 1-shot episodes on the fold's novel classes (evaluation stream)
+  std::vector<std::string> plugin_paths;  // searched first for the tiny-fss plugin the evaluation runs
   std::function<void(int step, double loss)> on_step;
 };
 
@@ -72,14 +73,17 @@ struct FssTrainResult {
 
 FssTrainResult train_fss(const FssTrainOptions& options);
 
-// 1-shot evaluation on the fold's novel classes exactly as a pipeline scores it (synthetic split
-// val with images_per_class = ceil(episodes / 5), so every class gets episodes / 5 queries;
-// episode seed 0; HSNet's mIoU / FB-IoU), plus base classes (evaluation images, seed 0).
+// 1-shot evaluation of a checkpoint on the fold's novel classes by the host's runner (the
+// tiny-fss plugin in a pipeline over synthetic split val with images_per_class =
+// ceil(episodes / 5), so every class gets episodes / 5 queries; episode seed 0; HSNet's mIoU /
+// FB-IoU), plus base classes (evaluation images drawn directly, seed 0). The plugin is found on
+// `plugin_paths`, then the host's usual search path.
 struct FssEvaluation {
   double novel_miou = 0, novel_fbiou = 0, base_miou = 0;
   std::vector<double> novel_per_class;  // foreground IoU per novel class, by id
 };
-FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, int episodes);
+FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, int episodes,
+                                      const std::vector<std::string>& plugin_paths = {});
 
 // The difss git commit of the source tree (DIFSS_SOURCE_DIR/.git), or "" when unknown.
 std::string source_commit();

@@ -59,6 +59,18 @@ TEST_CASE("train fss: the manifest's reproducibility check comes out the same", 
   CHECK(r.log.mean_last(5) < r.log.loss.front());
 }
 
+TEST_CASE("train fss: evaluating the committed model through the runner gives the manifest's numbers", "[train][tiny]") {
+  // The trainer's evaluation is the host's runner over the tiny-fss plugin (found on
+  // DIFSS_PLUGIN_PATH, which ctest sets): the numbers the committed manifest recorded.
+  const auto m = read(TINY_FSS_MANIFEST);
+  const FssEvaluation ev = evaluate_fss_checkpoint(TINY_FSS_MODEL, m["data"]["fold"], m["evaluation"]["episodes"]);
+  INFO("novel mIoU " << ev.novel_miou << " FB-IoU " << ev.novel_fbiou << " base mIoU " << ev.base_miou);
+  CHECK(ev.novel_miou == Approx(m["evaluation"]["novel_miou"].get<double>()).margin(5e-5));
+  CHECK(ev.novel_fbiou == Approx(m["evaluation"]["novel_fbiou"].get<double>()).margin(5e-5));
+  CHECK(ev.base_miou == Approx(m["evaluation"]["base_miou"].get<double>()).margin(5e-5));
+  CHECK(ev.novel_per_class.size() == 5);
+}
+
 TEST_CASE("train: bad arguments are refused with exit code 2", "[train]") {
   const char* a1[] = {"diffusion", "--steps", "zero"};
   CHECK(run_train(3, const_cast<char**>(a1)) == 2);

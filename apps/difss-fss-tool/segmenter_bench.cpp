@@ -1,4 +1,4 @@
-#include <difss/fss/bench.hpp>
+#include "segmenter_bench.hpp"
 #include <difss/core/threads.hpp>
 
 #include "engine_args.hpp"

@@ -5,8 +5,9 @@
 // stream; loss = HSNet's cross-entropy of the decoder logits (resized to the input) against the
 // query mask. Backbone and learner are trained together from scratch (there is no ImageNet
 // backbone to start from); BatchNorm keeps fixed statistics, as HSNet's frozen backbone does.
-// Evaluation: 1-shot episodes of the fold's 5 NOVEL classes on the evaluation stream, drawn and
-// scored exactly as `difss-host --pipeline` does (data::make_episodes, HSNet's mIoU / FB-IoU).
+// Evaluation: 1-shot episodes of the fold's 5 NOVEL classes on the evaluation stream, run by the
+// host's runner (difss::evaluate_segmenter: the tiny-fss plugin on the written checkpoint), so
+// drawn and scored exactly as `difss-host --pipeline` does.
 #include <difss/train/train.hpp>
 
 #include <difss/core/threads.hpp>
@@ -15,8 +16,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
-#include <difss/data/dataset.hpp>
-#include <difss/data/episodes.hpp>
+#include <difss/core/evaluate.hpp>
 #include <difss/data/metrics.hpp>
 #include <difss/data/synthetic.hpp>
 #include <difss/fss/image_prep.hpp>
@@ -24,7 +24,9 @@
 #include <difss/weights/save.hpp>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <optional>
 
 #include "train_common.hpp"
 
@@ -81,40 +83,53 @@ double base_miou(fss::SegmenterEngine& engine, const std::vector<int>& classes, 
   return acc.miou();
 }
 
+// A fresh folder under the system's temporary directory, removed with this object.
+struct TempFolder {
+  std::filesystem::path path;
+  TempFolder() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "difss-tiny-eval-XXXXXX").string();
+    if (!mkdtemp(tmpl.data())) throw std::runtime_error("cannot create a temporary folder for the evaluation run");
+    path = tmpl;
+  }
+  ~TempFolder() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
 }  // namespace
 
-FssEvaluation evaluate_fss(fss::SegmenterEngine& engine, int fold, int episodes) {
-  FssEvaluation ev;
-  data::DatasetConfig dc;
-  dc.kind = "synthetic";
-  dc.split = "val";
-  dc.fold = fold;
-  dc.shots = 1;
+FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, int episodes,
+                                      const std::vector<std::string>& plugin_paths) {
+  // Novel classes: the runner's evaluation loop over the tiny-fss plugin with this checkpoint.
+  SegmenterEvaluation e;
+  e.name = "tiny-fss-evaluation";
+  e.segmenter = "org.difss.segmenter.tiny-fss";
+  e.params = {{"checkpoint", std::filesystem::absolute(checkpoint).string()}};
+  e.dataset = "synthetic";
+  e.split = "val";
+  e.fold = fold;
+  e.shots = 1;
+  e.episodes = size_t(episodes);
+  e.seed = 0;
+  e.support_sampling = "hsnet";
   // HSNet's sequential protocol takes queries in sample order: one image per episode and class.
-  dc.options["images_per_class"] = std::to_string(std::max(2, (episodes + 4) / 5));
-  const auto ds = data::open_dataset(dc);
-  data::IoUAccumulator acc(ds->class_ids());
-  data::EpisodeOptions eo;
-  eo.count = size_t(episodes);
-  eo.seed = 0;
-  for (const data::Episode& ep : data::make_episodes(*ds, eo)) {
-    const cv::Mat qi = ds->load_image(ep.query), gt = ds->load_mask(ep.query, ep.class_id);
-    std::vector<fss::Shot> shots;
-    for (size_t s : ep.supports) shots.push_back({hwc(ds->load_image(s)), hw(ds->load_mask(s, ep.class_id))});
-    const fss::Segmentation seg = engine.segment(hwc(qi), shots);
-    cv::Mat pred(gt.size(), CV_8UC1, seg.mask.data_ptr<uint8_t>());
-    acc.add(ep.class_id, pred.clone(), gt);
-  }
-  ev.novel_miou = acc.miou();
-  ev.novel_fbiou = acc.fbiou();
-  for (const auto& pc : acc.per_class()) ev.novel_per_class.push_back(pc.iou_fg);
-  ev.base_miou = base_miou(engine, data::synthetic_split_classes("trn", fold), episodes);
-  return ev;
-}
-
-FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, int episodes) {
+  e.options["images_per_class"] = std::to_string(std::max(2, (episodes + 4) / 5));
+  const TempFolder run_dir;
+  e.output = run_dir.path / "run";
+  DiscoveryOptions discovery;
+  for (const auto& p : plugin_paths) discovery.plugin_paths.emplace_back(p);
+  Registry registry;
+  registry.discover(discovery);
+  const nlohmann::json real = evaluate_segmenter(e, registry).at("metrics").at("real_only");
+  FssEvaluation ev;
+  ev.novel_miou = real.at("miou");
+  ev.novel_fbiou = real.at("fbiou");
+  for (const auto& pc : real.at("per_class")) ev.novel_per_class.push_back(pc.at("iou_fg"));
+  // Base classes: images drawn directly from the evaluation stream (no dataset split holds them).
   tiny::TinyFss m = tiny::load_tiny_fss(checkpoint);
-  return evaluate_fss(*m.engine, fold, episodes);
+  ev.base_miou = base_miou(*m.engine, data::synthetic_split_classes("trn", fold), episodes);
+  return ev;
 }
 
 FssTrainResult train_fss(const FssTrainOptions& o) {
@@ -156,18 +171,20 @@ FssTrainResult train_fss(const FssTrainOptions& o) {
     *nt.tensor = half.to(at::kFloat);
     sd.insert(nt.name, half);
   }
-  fss::HSNetEngine engine(std::move(net), o.size);
-
+  // The evaluation runs the plugin on the written file: with no --out, a temporary one.
+  std::optional<TempFolder> scratch;
+  if (o.out.empty() && o.eval_episodes > 0) scratch.emplace();
+  const std::filesystem::path folder = scratch ? scratch->path : std::filesystem::path(o.out);
+  if (!folder.empty()) {
+    std::filesystem::create_directories(folder);
+    weights::save_safetensors(folder / "tiny_fss.safetensors", sd, {{tiny::kMetaFssConfig, cfg.to_json()}});
+  }
   if (o.eval_episodes > 0) {
-    const FssEvaluation ev = evaluate_fss(engine, o.fold, o.eval_episodes);
+    const FssEvaluation ev =
+        evaluate_fss_checkpoint((folder / "tiny_fss.safetensors").string(), o.fold, o.eval_episodes, o.plugin_paths);
     r.novel_miou = ev.novel_miou;
     r.novel_fbiou = ev.novel_fbiou;
     r.base_miou = ev.base_miou;
-  }
-  if (!o.out.empty()) {
-    std::filesystem::create_directories(o.out);
-    weights::save_safetensors(std::filesystem::path(o.out) / "tiny_fss.safetensors", sd,
-                              {{tiny::kMetaFssConfig, cfg.to_json()}});
   }
   r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return r;
