@@ -118,7 +118,7 @@ int bench(const DiscoveryOptions& discovery, const BenchOptions& o) {
     resolve_plugins(*pipeline, reg);
   }
   const ResolvedParams params = bench_params(plugin, o, pipeline ? &*pipeline : nullptr);
-  const int shots = o.shots_given || !pipeline ? o.shots : int(pipeline->dataset.value("shots", 1));
+  const int shots = o.shots_given || !pipeline ? o.shots : pipeline->dataset.shots;
 
   const int threads = configure_threads(o.threads);  // once, before any plugin is created
   const BenchInputs inputs = pipeline ? dataset_inputs(*pipeline, kind, size_t(std::min(o.runs, 8)), shots)

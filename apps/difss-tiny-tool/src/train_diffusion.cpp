@@ -71,10 +71,6 @@ Batch make_batch(const DiffusionTrainOptions& o, int step, int64_t in_ch, int64_
   return b;
 }
 
-bool ends_with(const std::string& s, const std::string& t) {
-  return s.size() >= t.size() && s.compare(s.size() - t.size(), t.size(), t) == 0;
-}
-
 // ldm's initialisation on top of the binder's random draw: PyTorch's default scale for
 // convolutions and linear layers (std 1/sqrt(3 fan_in)) and zero_module() for the last conv of
 // every ResBlock, every SpatialTransformer's proj_out and the UNet's output conv, so that the

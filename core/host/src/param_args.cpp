@@ -8,14 +8,14 @@ namespace difss {
 
 namespace {
 
-const difss_param_spec* find_spec(const difss_descriptor& d, const std::string& name) {
+const difss_param_info* find_spec(const Descriptor& d, const std::string& name) {
   for (uint32_t i = 0; i < d.param_count; ++i)
     if (name == d.params[i].name) return &d.params[i];
   return nullptr;
 }
 
 // The value typed as the schema wants it when the text reads as that type; else the text.
-nlohmann::json typed_value(const difss_param_spec* spec, const std::string& text) {
+nlohmann::json typed_value(const difss_param_info* spec, const std::string& text) {
   if (!spec || text.empty()) return text;
   char* end = nullptr;
   switch (spec->type) {
@@ -38,7 +38,7 @@ nlohmann::json typed_value(const difss_param_spec* spec, const std::string& text
 
 }  // namespace
 
-nlohmann::json params_from_args(const difss_descriptor& d, const std::vector<std::string>& args,
+nlohmann::json params_from_args(const Descriptor& d, const std::vector<std::string>& args,
                                 const std::string& option) {
   nlohmann::json raw = nlohmann::json::object();
   for (const auto& a : args) {
@@ -53,7 +53,7 @@ nlohmann::json params_from_args(const difss_descriptor& d, const std::vector<std
   return raw;
 }
 
-ResolvedParams resolve_params_or_throw(const difss_descriptor& d, const nlohmann::json& raw,
+ResolvedParams resolve_params_or_throw(const Descriptor& d, const nlohmann::json& raw,
                                        const std::string& where, const std::filesystem::path& base_dir,
                                        const std::map<std::string, SourceLoc>& locs) {
   std::vector<std::string> errors;

@@ -15,7 +15,6 @@
 namespace difss::sd {
 namespace {
 
-std::string key(const std::string& p, const std::string& name) { return p + name; }
 std::string idx(int i) { return std::to_string(i); }
 
 // ---- builders ----------------------------------------------------------------------------------

@@ -112,13 +112,17 @@ struct ParamDef {
   std::string doc;
 
   static ParamDef boolean(std::string n, bool def, std::string doc) {
-    ParamDef p{std::move(n), DIFSS_PARAM_BOOL};
+    ParamDef p;
+    p.name = std::move(n);
+    p.type = DIFSS_PARAM_BOOL;
     p.b = def;
     p.doc = std::move(doc);
     return p;
   }
   static ParamDef integer(std::string n, int64_t def, int64_t lo, int64_t hi, std::string doc) {
-    ParamDef p{std::move(n), DIFSS_PARAM_INT};
+    ParamDef p;
+    p.name = std::move(n);
+    p.type = DIFSS_PARAM_INT;
     p.i = def;
     p.has_range = true;
     p.min = double(lo);
@@ -127,7 +131,9 @@ struct ParamDef {
     return p;
   }
   static ParamDef real(std::string n, double def, double lo, double hi, std::string doc) {
-    ParamDef p{std::move(n), DIFSS_PARAM_FLOAT};
+    ParamDef p;
+    p.name = std::move(n);
+    p.type = DIFSS_PARAM_FLOAT;
     p.f = def;
     p.has_range = true;
     p.min = lo;
@@ -136,21 +142,27 @@ struct ParamDef {
     return p;
   }
   static ParamDef string(std::string n, std::string def, std::string doc) {
-    ParamDef p{std::move(n), DIFSS_PARAM_STRING};
+    ParamDef p;
+    p.name = std::move(n);
+    p.type = DIFSS_PARAM_STRING;
     p.s = std::move(def);
     p.doc = std::move(doc);
     return p;
   }
   // A file path; an empty default means "not set" unless required().
   static ParamDef path(std::string n, std::string def, std::string doc) {
-    ParamDef p{std::move(n), DIFSS_PARAM_PATH};
+    ParamDef p;
+    p.name = std::move(n);
+    p.type = DIFSS_PARAM_PATH;
     p.s = std::move(def);
     p.doc = std::move(doc);
     return p;
   }
   static ParamDef enumeration(std::string n, std::vector<std::string> values, std::string def,
                               std::string doc) {
-    ParamDef p{std::move(n), DIFSS_PARAM_ENUM};
+    ParamDef p;
+    p.name = std::move(n);
+    p.type = DIFSS_PARAM_ENUM;
     p.enum_values = std::move(values);
     p.s = std::move(def);
     p.doc = std::move(doc);

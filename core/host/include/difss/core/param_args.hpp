@@ -18,14 +18,14 @@ namespace difss {
 // and bools as such when the schema says so, everything else as strings (a value of the wrong
 // type stays a string, and resolve_params names the expected type). Throws ConfigError on text
 // without '=' or a name given twice. `option` names the flag in messages ("--param").
-nlohmann::json params_from_args(const difss_descriptor& d, const std::vector<std::string>& args,
+nlohmann::json params_from_args(const Descriptor& d, const std::vector<std::string>& args,
                                 const std::string& option = "--param");
 
 // `raw` (a pipeline section's params, overridden by command-line ones) checked against the
 // schema, defaults filled; relative PATH values resolve against `base_dir`. Throws ConfigError
 // listing every problem, each prefixed by where its key was written: `locs` (a pipeline's
 // locations), else `where` ("--param").
-ResolvedParams resolve_params_or_throw(const difss_descriptor& d, const nlohmann::json& raw,
+ResolvedParams resolve_params_or_throw(const Descriptor& d, const nlohmann::json& raw,
                                        const std::string& where, const std::filesystem::path& base_dir,
                                        const std::map<std::string, SourceLoc>& locs = {});
 
