@@ -220,6 +220,25 @@ TEST_CASE("generate mode writes per_support aux images for every pair and resume
   CHECK(read(tmp.path / "gen/results.json")["counts"]["generated_images"] == 0);
 }
 
+TEST_CASE("a support a plugin declines (DIFSS_SKIP) is counted, not a failure, even with on_error = stop") {
+  TempDir tmp;
+  std::string text = generate_pipeline(tmp.path / "gen");
+  const std::string cond = "plugin = \"org.difss.test.mask-condition\"\n";
+  text.replace(text.find(cond), cond.size(), cond + "params = { decline_odd_classes = true }\n");
+  auto p = tmp.write("g.toml", text);
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  json res = read(tmp.path / "gen/results.json");
+  const size_t pairs = res["counts"]["pairs"], declined = res["counts"]["declined"];
+  const size_t generated = res["counts"]["generated_images"];
+  CHECK(declined > 0);
+  CHECK(generated > 0);
+  CHECK(declined + generated / 3 == pairs);
+  CHECK(res["counts"]["skipped"] == 0);
+  CHECK_THAT(r.output, Catch::Contains("declined by a plugin"));
+}
+
 TEST_CASE("the sampler receives the pipeline's prompt texts and per_support as its count") {
   TempDir tmp;
   const std::string head = generate_pipeline(tmp.path / "gen", "log_level = \"debug\"\n");

@@ -15,17 +15,22 @@ sdk::Descriptor MaskCondition::describe() {
   d.description = "The support mask painted `value` on black, RGB. For tests.";
   d.version = "1.0.0";
   d.param(sdk::ParamDef::integer("value", 255, 1, 255, "Grey level of the foreground."));
+  d.param(sdk::ParamDef::boolean("decline_odd_classes", false,
+                                 "Decline supports of odd class ids with DIFSS_SKIP (tests the host's skip)."));
   d.input("image", "image", "Support image.");
   d.input("mask", "mask", "Support mask.");
   d.output("control", "image", "Mask as an RGB image.");
   return d;
 }
 
-MaskCondition::MaskCondition(const sdk::Host&, const sdk::Params& p) : value_(int(p.integer("value"))) {}
+MaskCondition::MaskCondition(const sdk::Host&, const sdk::Params& p)
+    : value_(int(p.integer("value"))), decline_odd_(p.boolean("decline_odd_classes")) {}
 
 sdk::OwnedTensor MaskCondition::generate(const sdk::ConditionInput& in, sdk::Call&) {
   sdk::require_port(in.image, "image", "image");
   sdk::require_port(in.mask, "mask", "mask");
+  if (decline_odd_ && in.class_id % 2 == 1)
+    throw sdk::Error(DIFSS_SKIP, "class " + std::to_string(in.class_id) + " is declined (test)");
   cv::Mat m = sdk::as_mat(in.mask);
   cv::Mat out(m.size(), CV_8UC3, cv::Scalar::all(0));
   out.setTo(cv::Scalar::all(value_), m == 1);
@@ -41,7 +46,6 @@ sdk::Descriptor NoiseSampler::describe() {
   d.version = "1.0.0";
   d.param(sdk::ParamDef::integer("steps", 3, 1, 1000, "Fake steps (progress units)."));
   d.param(sdk::ParamDef::real("amplitude", 20.0, 0.0, 255.0, "Noise standard deviation."));
-  d.param(sdk::ParamDef::integer("per_support", 4, 1, 64, "Images per support (host reads it)."));
   d.input("control", "image", "Control map.");
   d.output("images", "images", "count images of the control map's size.");
   return d;

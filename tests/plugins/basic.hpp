@@ -16,6 +16,7 @@ class MaskCondition : public sdk::Condition {
 
  private:
   int value_;
+  bool decline_odd_;
 };
 
 class NoiseSampler : public sdk::Sampler {

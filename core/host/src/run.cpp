@@ -165,26 +165,33 @@ class Runner {
     const data::Sample& smp = ds_->samples()[s];
     int label = ds_->aux_label(cls);
     if (sampler_ && store_->count(*ds_, s, cls, per_support_) < per_support_) {
-      auto t0 = Clock::now();
-      cv::Mat image = ds_->load_image(s), mask = ds_->load_mask(s, cls);
-      const data::ClassInfo& ci = ds_->class_info(cls);
-      cv::Mat ctl = cond_->generate(image, mask, cls, ci.name, ds_->class_set());
-      store_->write_control(smp.name, label, ctl);
-      SamplerInstance::Request req;
-      std::string cname = ci.prompt_name.empty() ? ci.name : ci.prompt_name;
-      req.prompt = p_.prompt_for(cname);
-      req.negative_prompt = p_.negative_prompt();
-      req.class_id = cls;
-      req.class_name = cname;
-      req.seed = item_seed(p_.seed, smp.name + "#" + std::to_string(cls));
-      req.count = uint32_t(per_support_);
-      auto images = sampler_->sample(ctl, req, [prog](const char* what, uint64_t d, uint64_t t) {
-        if (prog) prog->note(std::string(what) + " " + std::to_string(d) + "/" + std::to_string(t));
-      });
-      for (int k = 0; k < per_support_; ++k) store_->write(*ds_, s, cls, k, images[size_t(k)]);
-      generated_ += per_support_;
-      gen_seconds_ += seconds_since(t0);
-      if (control) *control = ctl;
+      try {
+        auto t0 = Clock::now();
+        cv::Mat image = ds_->load_image(s), mask = ds_->load_mask(s, cls);
+        const data::ClassInfo& ci = ds_->class_info(cls);
+        cv::Mat ctl = cond_->generate(image, mask, cls, ci.name, ds_->class_set());
+        store_->write_control(smp.name, label, ctl);
+        SamplerInstance::Request req;
+        std::string cname = ci.prompt_name.empty() ? ci.name : ci.prompt_name;
+        req.prompt = p_.prompt_for(cname);
+        req.negative_prompt = p_.negative_prompt();
+        req.class_id = cls;
+        req.class_name = cname;
+        req.seed = item_seed(p_.seed, smp.name + "#" + std::to_string(cls));
+        req.count = uint32_t(per_support_);
+        auto images = sampler_->sample(ctl, req, [prog](const char* what, uint64_t d, uint64_t t) {
+          if (prog) prog->note(std::string(what) + " " + std::to_string(d) + "/" + std::to_string(t));
+        });
+        for (int k = 0; k < per_support_; ++k) store_->write(*ds_, s, cls, k, images[size_t(k)]);
+        generated_ += per_support_;
+        gen_seconds_ += seconds_since(t0);
+        if (control) *control = ctl;
+      } catch (const PluginSkipped& e) {
+        // The plugin declined this support (DIFSS_SKIP, e.g. a class the official script does not
+        // generate): not a failure. No aux images are written; readers fall back to the real support.
+        ++declined_;
+        logger()->info("no auxiliary images for {} (class {}): {}", smp.name, cls, e.what());
+      }
     } else if (control) {
       fs::path cp = store_->control_path(smp.name, label);
       if (fs::exists(cp)) *control = data::read_image_rgb(cp);
@@ -230,13 +237,13 @@ class Runner {
                     {"aux_dir", store_->root().string()},
                     {"aux_per_support", per_support_},
                     {"counts", {{"pairs", samples.size()}, {"done", done}, {"skipped", skipped},
-                                {"generated_images", generated_}}},
+                                {"declined", declined_}, {"generated_images", generated_}}},
                     {"errors", errors},
                     {"timing", {{"total_seconds", seconds_since(t0)}, {"load_seconds", load_seconds_},
                                 {"generation_seconds", gen_seconds_}}}};
     write_json(out_ / "results.json", results);
-    logger()->info("generated {} auxiliary images into {} ({} pairs, {} skipped)", generated_,
-                   store_->root().string(), samples.size(), skipped);
+    logger()->info("generated {} auxiliary images into {} ({} pairs, {} skipped, {} declined by a plugin)",
+                   generated_, store_->root().string(), samples.size(), skipped, declined_);
     return {true, true, out_, ""};
   }
 
@@ -419,9 +426,8 @@ class Runner {
     for (int c : classes)
       if (!visited.count(c)) unvisited.push_back(ds_->class_info(c).name);
     if (!unvisited.empty())
-      logger()->warn("{} of {} classes have no episode and count as IoU 0 in mIoU (HSNet's definition): {}; "
-                     "raise [dataset] episodes or lower images_per_class",
-                     unvisited.size(), classes.size(), unvisited.dump());
+      logger()->warn("{} of {} classes have no episode and count as IoU 0 in mIoU (HSNet's definition): {}; {}",
+                     unvisited.size(), classes.size(), unvisited.dump(), ds_->coverage_advice());
     json metrics = json::object();
     if (acc_real.episodes() > 0) metrics["real_only"] = metrics_json(acc_real);
     if (with_aux > 0) metrics["with_aux"] = metrics_json(acc_aux);
@@ -442,7 +448,8 @@ class Runner {
                     {"aux_per_support", per_support_},
                     {"metrics", metrics},
                     {"counts", {{"episodes", episodes.size()}, {"skipped", skipped},
-                                {"aux_generated_this_run", generated_}, {"aux_fallbacks", fallbacks_}}},
+                                {"aux_generated_this_run", generated_}, {"aux_fallbacks", fallbacks_},
+                                {"aux_declined", declined_}}},
                     {"skipped", skipped_list},
                     {"classes_without_episodes", unvisited},
                     {"timing", {{"load_seconds", load_seconds_}, {"loop_seconds_this_run", loop_seconds},
@@ -492,6 +499,7 @@ class Runner {
   int per_support_ = 0;
   size_t generated_ = 0, fallbacks_ = 0;
   double gen_seconds_ = 0, load_seconds_ = 0;
+  size_t declined_ = 0;  // supports a plugin declined with DIFSS_SKIP
 };
 
 }  // namespace

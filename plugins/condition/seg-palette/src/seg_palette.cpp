@@ -63,7 +63,7 @@ int SegPaletteCondition::ade_index_for(int class_id, const std::string& class_na
       fail(DIFSS_ERR_INVALID_ARGUMENT, coco_id_base_ == 1 ? "COCO class ids are 1..80 (coco_id_base = 1)"
                                                           : "COCO class ids are 0..79 (coco_id_base = 0)");
     if (official_bugs_ && label > 20)
-      fail(DIFSS_ERR_UNSUPPORTED,
+      fail(DIFSS_SKIP,  // declined, not failed: the host counts it and goes on
            "with official_bugs = true, FSSpregenerate.py skips COCO label values above 20 "
            "(`if fg_cls not in list(range(0,21)): continue`) and makes no control; set official_bugs = false");
     return ade::coco_to_ade(label);

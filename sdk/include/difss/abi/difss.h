@@ -291,7 +291,7 @@ typedef struct difss_sampler_input {
   uint32_t struct_size;
   const DLTensor* control; /* DIFSS_FORMAT_IMAGE: the control map */
   const char* prompt;      /* the final positive prompt (UTF-8); the host owns its wording */
-  const char* negative_prompt;
+  const char* negative_prompt; /* the final negative prompt; the sampler adds nothing to either */
   int32_t class_id; /* for class-conditioned models; -1 when unknown */
   const char* class_name;
   uint64_t seed;  /* image k uses the seed derived as documented by the plugin from (seed, k) */
