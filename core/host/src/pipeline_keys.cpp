@@ -149,7 +149,7 @@ const std::vector<Key>& keys() {
              "Console log level.", field(&P::log_level)),
 
       text("dataset", "kind", "",
-           "Dataset reader: pascal5i, coco20i, fss1000, folder, yolo-seg, synthetic.", field(&D::kind))
+           "Dataset reader: pascal5i, coco20i, fss1000, folder, coco-json, yolo-seg, synthetic.", field(&D::kind))
           .required(),
       path("dataset", "root", "Dataset folder (relative to the pipeline file).", field(&D::root)),
       integer("dataset", "fold", 0, 0, kNoMax, "Fold whose classes are evaluated.", field(&D::fold)),
@@ -158,9 +158,11 @@ const std::vector<Key>& keys() {
       integer("dataset", "shots", 1, 1, kNoMax, "Real supports per episode (K).", field(&D::shots)),
       integer("dataset", "episodes", 0, 0, kNoMax,
               "Episodes (0 = the protocol's default: 1000, or 2400 for FSS-1000).", field(&D::episodes)),
-      choice("dataset", "support_sampling", {"hsnet", "distinct"}, "hsnet",
+      choice("dataset", "support_sampling", {"hsnet", "distinct", "cross_group", "cross_group_distinct"},
+             "hsnet",
              "hsnet: K independent draws among the class's other images, as HSNet (duplicates possible); "
-             "distinct: K different images.",
+             "distinct: K different images; cross_group(_distinct): the same, never from the query's "
+             "group (video, patient, site; see the reader's group options).",
              field(&D::support_sampling)),
       table("dataset", "options", "Reader-specific options (see core/data/README.md).", field(&D::options)),
 
