@@ -228,7 +228,7 @@ compare_without_aux = "yes"
 prompt = 7
 )", false);
   CHECK_THAT(e, Catch::Contains("/tmp/p.toml:2:9: 'shots' must be >= 1"));
-  CHECK_THAT(e, Catch::Contains("/tmp/p.toml:3:20: 'support_sampling' is \"distinctt\"; expected one of: hsnet, distinct (did you mean 'distinct'?)"));
+  CHECK_THAT(e, Catch::Contains("/tmp/p.toml:3:20: 'support_sampling' is \"distinctt\"; expected one of: hsnet, distinct, cross_group, cross_group_distinct (did you mean 'distinct'?)"));
   CHECK_THAT(e, Catch::Contains("/tmp/p.toml:4:11: 'options' must be a table, got int"));
   CHECK_THAT(e, Catch::Contains("/tmp/p.toml:6:14: 'input_size' must be in [8, 4096]"));
   CHECK_THAT(e, Catch::Contains("/tmp/p.toml:7:23: 'compare_without_aux' must be a boolean, got string"));

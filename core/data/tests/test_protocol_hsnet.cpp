@@ -63,7 +63,7 @@ void check_reference(const std::filesystem::path& file) {
 
 }  // namespace
 
-TEST_CASE("HSNet test episodes equal the official sequences (PASCAL-5i, COCO-20i, FSS-1000)", "[data][protocol]") {
+TEST_CASE("HSNet test episodes equal the official sequences (PASCAL-5i, COCO-20i, FSS-1000)", "[data][protocol][shared]") {
   DIFSS_REQUIRE_SHARED(kHsnetSplits);
   std::vector<std::filesystem::path> files;
   for (const auto& entry : std::filesystem::directory_iterator(reference_dir()))
@@ -74,7 +74,7 @@ TEST_CASE("HSNet test episodes equal the official sequences (PASCAL-5i, COCO-20i
   for (const auto& f : files) check_reference(f);
 }
 
-TEST_CASE("HSNet protocol: prefix property, seeds and episode counts", "[data][protocol]") {
+TEST_CASE("HSNet protocol: prefix property, seeds and episode counts", "[data][protocol][shared]") {
   DIFSS_REQUIRE_SHARED(kHsnetSplits);
   const auto dir = difss::test::shared_dir() / kHsnetSplits;
   const auto full = hsnet_test_episodes(HsnetBenchmark::pascal, dir, 2, 1);
@@ -148,7 +148,7 @@ TEST_CASE("HSNet FSS-1000 episodes map onto an fss1000 dataset of stand-in image
   CHECK_THROWS_WITH(to_dataset_episodes(*ds, missing), Catch::Contains("episode 3") && Catch::Contains("apple/11"));
 }
 
-TEST_CASE("HSNet PASCAL-5i episodes map onto a pascal5i dataset of stand-in images", "[data][protocol]") {
+TEST_CASE("HSNet PASCAL-5i episodes map onto a pascal5i dataset of stand-in images", "[data][protocol][shared]") {
   DIFSS_REQUIRE_SHARED(kHsnetSplits);
   const auto splits = difss::test::shared_dir() / kHsnetSplits;
   TempDir tmp;
