@@ -1,7 +1,7 @@
 // difss-host: run DifFSS pipelines and inspect plugins.
 //
 //   difss-host --pipeline FILE           run a pipeline
-//   difss-host validate FILE             check a pipeline without running it
+//   difss-host validate FILE             check a pipeline and its dataset's files without running it
 //   difss-host plugins list [--verbose]  what is installed (and what was rejected, and why)
 //   difss-host plugins inspect ID        a plugin's parameters and ports
 //   difss-host bench ID [options]        time a plugin's calls (latency, calls/s, peak RSS)
@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   bool print_keys = false;
   validate->add_option("file", validate_file, "Pipeline TOML");
   validate->add_flag("--keys", print_keys, "Print the reference of every host-level pipeline key (Markdown)");
+  bool no_data = false;
+  validate->add_flag("--no-data", no_data,
+                     "Do not open the dataset (a pipeline whose data is not on this machine yet)");
 
   auto* plugins = app.add_subcommand("plugins", "List or inspect plugins");
   plugins->require_subcommand(1);
@@ -108,7 +111,7 @@ int main(int argc, char** argv) {
       reg.discover(discovery);
       if (*list) return cli::plugins_list(reg, verbose);
       if (*inspect) return cli::plugins_inspect(reg, inspect_id);
-      return cli::validate(reg, validate_file);
+      return cli::validate(reg, validate_file, !no_data);
     }
     if (!pipeline_file.empty()) return cli::run_pipeline(discovery, pipeline_file, threads, shard);
     std::cout << app.help();

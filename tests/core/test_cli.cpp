@@ -1,5 +1,7 @@
 // difss-host as a user runs it: listings, inspect, validation errors and exit codes, and no
 // output written when a pipeline is rejected.
+#include <opencv2/imgproc.hpp>
+
 #include "test_helpers.hpp"
 
 using namespace difss::test;
@@ -131,4 +133,45 @@ TEST_CASE("bench rejects an unknown plugin or a bad parameter with exit code 2 a
 TEST_CASE("difss-host has no train command (training is difss-tiny-tool's)") {
   Exec t = run_host("train fss");
   CHECK(t.code == 2);
+}
+
+TEST_CASE("validate opens the dataset: a mask of another size or a missing mask exits 2 naming the file") {
+  TempDir tmp;
+  const fs::path root = tmp.path / "data";
+  fs::create_directories(root / "cat");
+  cv::Mat img(24, 32, CV_8UC3, cv::Scalar(20, 40, 60)), mask(24, 32, CV_8UC1, cv::Scalar(0));
+  mask(cv::Rect(8, 6, 16, 12)).setTo(255);
+  for (const char* stem : {"a", "b", "c"}) {
+    cv::imwrite((root / "cat" / (std::string(stem) + ".jpg")).string(), img);
+    cv::imwrite((root / "cat" / (std::string(stem) + ".png")).string(), mask);
+  }
+  cv::Mat small;
+  cv::resize(mask, small, {16, 12}, 0, 0, cv::INTER_NEAREST);
+  cv::imwrite((root / "cat" / "b.png").string(), small);
+  const std::string text = "[pipeline]\noutput = \"" + (tmp.path / "out").string() +
+                           "\"\n[dataset]\nkind = \"folder\"\nroot = \"data\"\n"
+                           "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n";
+  auto p = tmp.write("p.toml", text);
+  Exec r = run_host(plugin_arg() + "validate " + p.string());
+  INFO(r.output);
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains((root / "cat" / "b.png").string()) &&
+                           Catch::Contains("16x12") && Catch::Contains("1 problem(s) in the dataset's files"));
+  CHECK_FALSE(fs::exists(tmp.path / "out"));
+  // --no-data: the pipeline alone (for data that is not on this machine yet)
+  CHECK(run_host(plugin_arg() + "validate --no-data " + p.string()).code == 0);
+  // the mask resized as the pipeline asks: no problem left
+  std::string with_resize = text;
+  with_resize.replace(with_resize.find("root = \"data\"\n"), 14, "root = \"data\"\noptions = { mask_resize = \"nearest\" }\n");
+  auto fixed = tmp.write("fixed.toml", with_resize);
+  Exec ok = run_host(plugin_arg() + "validate " + fixed.string());
+  INFO(ok.output);
+  CHECK(ok.code == 0);
+  CHECK_THAT(ok.output, Catch::Contains("dataset folder: 1 classes, 3 image-class pairs, 3 image/mask files checked"));
+  // a missing mask: named, exit 2
+  fs::remove(root / "cat" / "c.png");
+  Exec missing = run_host(plugin_arg() + "validate " + fixed.string());
+  INFO(missing.output);
+  CHECK(missing.code == 2);
+  CHECK_THAT(missing.output, Catch::Contains("c.jpg"));
 }
