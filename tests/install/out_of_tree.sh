@@ -35,6 +35,6 @@ root = "."
 plugin = "org.example.condition.invert"
 params = { invert_foreground = true }
 TOML
-check "installed host validates a pipeline using it" "$host" --plugin-path "$tmp/example" validate "$tmp/p.toml"
+check "installed host validates a pipeline using it" "$host" --plugin-path "$tmp/example" validate --no-data "$tmp/p.toml"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
