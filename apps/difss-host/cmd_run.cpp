@@ -30,8 +30,12 @@ RunOptions parse_shard(const std::string& s) {
 }  // namespace
 
 int run_pipeline(const DiscoveryOptions& discovery, const std::string& file, int threads_override,
-                 const std::string& shard) {
+                 const std::string& shard, bool force_restart, bool resume_anyway) {
   RunOptions options = parse_shard(shard);
+  if (force_restart && resume_anyway)
+    throw ConfigError("--force-restart and --resume-anyway contradict each other; give one");
+  options.force_restart = force_restart;
+  options.resume_anyway = resume_anyway;
   Pipeline p = parse_pipeline(file);  // ConfigError -> exit 2, before anything heavy
   if (p.log_level != "info") logger()->set_level(spdlog::level::from_str(p.log_level));
   Registry reg;

@@ -32,6 +32,6 @@ struct BenchOptions {
 };
 int bench(const DiscoveryOptions& discovery, const BenchOptions& options);
 int run_pipeline(const DiscoveryOptions& discovery, const std::string& file, int threads_override,
-                 const std::string& shard);
+                 const std::string& shard, bool force_restart = false, bool resume_anyway = false);
 
 }  // namespace difss::cli

@@ -40,6 +40,11 @@ int main(int argc, char** argv) {
   std::string shard;
   app.add_option("--pipeline,-p", pipeline_file, "Run the pipeline in this TOML file");
   app.add_option("--shard", shard, "Run only items with index % N == K (K/N), e.g. 0/4");
+  bool force_restart = false, resume_anyway = false;
+  app.add_flag("--force-restart", force_restart,
+               "Empty the run folder first (its inputs or pipeline changed and you want a new run)");
+  app.add_flag("--resume-anyway", resume_anyway,
+               "Resume although the dataset files or plugin files changed since the run started");
   app.add_option("--plugin-path", plugin_paths, "Extra plugin folder or file (repeatable, searched first)");
   app.add_option("--threads", threads, "Compute threads (0 = the pipeline's setting or all cores)")
       ->check(CLI::Range(0, 1024));
@@ -113,7 +118,8 @@ int main(int argc, char** argv) {
       if (*inspect) return cli::plugins_inspect(reg, inspect_id);
       return cli::validate(reg, validate_file, !no_data);
     }
-    if (!pipeline_file.empty()) return cli::run_pipeline(discovery, pipeline_file, threads, shard);
+    if (!pipeline_file.empty()) return cli::run_pipeline(discovery, pipeline_file, threads, shard, force_restart,
+                                                               resume_anyway);
     std::cout << app.help();
     return cli::kExitConfig;
   } catch (const ConfigError& e) {

@@ -285,3 +285,45 @@ TEST_CASE("a pipeline over coco128-seg produces results, CSV, grids and the repo
   CHECK(m["baseline_all_foreground"]["episodes"] == 6);
   CHECK_THAT(r.output, Catch::Contains("(every pixel object)"));
 }
+
+TEST_CASE("a re-run whose dataset files changed refuses to resume and names the file") {
+  TempDir tmp;
+  const fs::path root = tmp.path / "data";
+  fs::create_directories(root / "cat");
+  cv::Mat img(24, 32, CV_8UC3, cv::Scalar(200, 40, 60)), mask(24, 32, CV_8UC1, cv::Scalar(0));
+  mask(cv::Rect(8, 6, 16, 12)).setTo(255);
+  for (const char* stem : {"a", "b", "c"}) {
+    cv::imwrite((root / "cat" / (std::string(stem) + ".jpg")).string(), img);
+    cv::imwrite((root / "cat" / (std::string(stem) + ".png")).string(), mask);
+  }
+  auto p = tmp.write("p.toml", "[pipeline]\nseed = 1\noutput = \"" + (tmp.path / "run").string() +
+                                   "\"\n[dataset]\nkind = \"folder\"\nroot = \"data\"\nepisodes = 6\n"
+                                   "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n");
+  Exec first = run_host(plugins() + "--pipeline " + p.string());
+  INFO(first.output);
+  REQUIRE(first.code == 0);
+  REQUIRE(fs::exists(tmp.path / "run/inputs.json"));
+  // unchanged inputs: resumes
+  CHECK(run_host(plugins() + "--pipeline " + p.string()).code == 0);
+
+  // a mask is redrawn: refused, naming it
+  mask(cv::Rect(0, 0, 6, 6)).setTo(255);
+  const fs::path changed = root / "cat" / "b.png";
+  cv::imwrite(changed.string(), mask);
+  fs::last_write_time(changed, fs::last_write_time(changed) + std::chrono::seconds(5));
+  Exec again = run_host(plugins() + "--pipeline " + p.string());
+  INFO(again.output);
+  CHECK(again.code == 2);
+  CHECK_THAT(again.output, Catch::Contains("'" + changed.string() + "' changed") &&
+                               Catch::Contains("--force-restart") && Catch::Contains("--resume-anyway"));
+
+  CHECK(run_host(plugins() + "--resume-anyway --pipeline " + p.string()).code == 0);
+  CHECK(run_host(plugins() + "--pipeline " + p.string()).code == 0);  // the new inputs were recorded
+  cv::imwrite(changed.string(), img);  // now a 3-channel "mask": changed again
+  fs::last_write_time(changed, fs::last_write_time(changed) + std::chrono::seconds(10));
+  Exec restart = run_host(plugins() + "--force-restart --pipeline " + p.string());
+  INFO(restart.output);
+  CHECK(restart.code == 0);
+  CHECK_THAT(restart.output, Catch::Contains("removing the previous run"));
+  CHECK(run_host(plugins() + "--force-restart --resume-anyway --pipeline " + p.string()).code == 2);
+}

@@ -107,6 +107,7 @@ class Runner {
   RunSummary run() {
     open_dataset();  // first: a dataset that cannot be opened must leave no run folder behind
     prepare();
+    check_inputs();
     create_instances();
     return p_.mode == "generate" ? generate_all() : evaluate_all();
   }
@@ -114,6 +115,10 @@ class Runner {
  private:
   // ---------------------------------------------------------------------------- set-up
   void prepare() {
+    if (opt_.force_restart && fs::exists(out_)) {
+      logger()->info("--force-restart: removing the previous run in {}", out_.string());
+      fs::remove_all(out_);
+    }
     fs::create_directories(out_);
     size_t stale = remove_stale_temporaries(out_);
     add_log_file(out_ / "run.log");
@@ -135,6 +140,55 @@ class Runner {
     per_support_ = p_.aux_per_support();
     const fs::path aux_root = p_.generator ? p_.aux.aux_dir : out_ / "aux";
     store_ = std::make_unique<data::AuxSupportStore>(aux_root);
+  }
+
+  // What a run's results depend on besides the pipeline: the dataset's files and the plugins'
+  // file parameters (weights, vocabularies), each with its size and modification time.
+  json input_fingerprint() const {
+    json files = json::object();
+    auto add = [&files](const fs::path& f) {
+      if (f.empty() || files.contains(f.string())) return;
+      std::error_code e1, e2;
+      const auto size = fs::file_size(f, e1);
+      const auto time = fs::last_write_time(f, e2);
+      files[f.string()] = (e1 || e2) ? json("missing")
+                                     : json{{"size", size}, {"mtime", int64_t(time.time_since_epoch().count())}};
+    };
+    for (const auto& s : ds_->samples()) {
+      add(s.image_path);
+      add(s.mask_path);
+    }
+    for (const auto* st : {&p_.condition, &p_.generator, &p_.segmenter})
+      if (*st)
+        for (const auto& item : (*st)->params.items())
+          if (item.value.type == DIFSS_PARAM_PATH) add(item.value.s);
+    return files;
+  }
+
+  // A re-run over changed inputs would mix old and new results: refused, naming what changed.
+  void check_inputs() {
+    const fs::path file = out_ / "inputs.json";
+    json now = input_fingerprint();
+    if (fs::exists(file) && !opt_.resume_anyway) {
+      const json before = read_json(file);
+      std::vector<std::string> changes;
+      for (auto& [path, v] : now.items())
+        if (!before.contains(path)) changes.push_back("'" + path + "' is new");
+        else if (before.at(path) != v) changes.push_back("'" + path + "' changed");
+      for (auto& [path, v] : before.items())
+        if (!now.contains(path)) changes.push_back("'" + path + "' is gone");
+      if (!changes.empty()) {
+        std::string list;
+        for (size_t i = 0; i < changes.size() && i < 5; ++i) list += (i ? "; " : "") + changes[i];
+        if (changes.size() > 5) list += "; and " + std::to_string(changes.size() - 5) + " more";
+        throw ConfigError(p_.file.string() + ": the inputs of the run in " + out_.string() +
+                          " changed since it started (" + list +
+                          "); re-run with --force-restart to start over, or --resume-anyway to keep "
+                          "its finished items");
+      }
+      return;
+    }
+    write_json(file, now);
   }
 
   void open_dataset() {

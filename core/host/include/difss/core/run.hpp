@@ -26,6 +26,12 @@ namespace difss {
 struct RunOptions {
   int shard_index = 0;
   int shard_count = 1;
+  // A run folder records its inputs (inputs.json: every image and mask, every plugin file
+  // parameter, with size and modification time). A re-run whose inputs changed is refused unless
+  // one of these says otherwise: force_restart empties the run folder first; resume_anyway keeps
+  // the finished items and records the new inputs.
+  bool force_restart = false;
+  bool resume_anyway = false;
 };
 
 struct RunSummary {
