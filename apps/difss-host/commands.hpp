@@ -19,6 +19,7 @@ constexpr int kExitCancelled = 130;
 int plugins_list(const Registry& reg, bool verbose);
 int plugins_inspect(const Registry& reg, const std::string& id);
 int validate(const Registry& reg, const std::string& file, bool check_data = true);
+int dataset_inspect(const std::string& file);
 int print_pipeline_keys();
 
 // `difss-host bench ID [options]` (see cmd_bench.cpp).

@@ -2,6 +2,7 @@
 //
 //   difss-host --pipeline FILE           run a pipeline
 //   difss-host validate FILE             check a pipeline and its dataset's files without running it
+//   difss-host dataset inspect FILE      classes, images, groups, foreground share; small classes
 //   difss-host plugins list [--verbose]  what is installed (and what was rejected, and why)
 //   difss-host plugins inspect ID        a plugin's parameters and ports
 //   difss-host bench ID [options]        time a plugin's calls (latency, calls/s, peak RSS)
@@ -50,6 +51,13 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  auto* dataset = app.add_subcommand("dataset", "Look at a pipeline's dataset");
+  dataset->require_subcommand(1);
+  auto* inspect_data = dataset->add_subcommand(
+      "inspect", "Classes, images, groups, foreground fraction, and warnings for small classes");
+  std::string dataset_file;
+  inspect_data->add_option("file", dataset_file, "Pipeline TOML")->required();
 
   auto* validate = app.add_subcommand("validate", "Check a pipeline (plugins, parameters, ports) without running it");
   std::string validate_file;
@@ -102,6 +110,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*validate && print_keys) return cli::print_pipeline_keys();
+    if (*inspect_data) return cli::dataset_inspect(dataset_file);
     if (*bench) {
       bench_opts.shots_given = shots_opt->count() > 0;
       if (bench_opts.threads == 0) bench_opts.threads = threads;

@@ -175,3 +175,28 @@ TEST_CASE("validate opens the dataset: a mask of another size or a missing mask 
   CHECK(missing.code == 2);
   CHECK_THAT(missing.output, Catch::Contains("c.jpg"));
 }
+
+TEST_CASE("dataset inspect prints classes, images, groups and foreground share, and warns about small classes") {
+  TempDir tmp;
+  const fs::path root = tmp.path / "data";
+  cv::Mat img(20, 20, CV_8UC3, cv::Scalar(10, 20, 30)), mask(20, 20, CV_8UC1, cv::Scalar(0));
+  mask(cv::Rect(0, 0, 10, 10)).setTo(255);  // 25 % foreground
+  const std::vector<std::pair<std::string, int>> classes = {{"cat", 4}, {"dog", 2}};
+  for (const auto& [cls, n] : classes) {
+    fs::create_directories(root / cls);
+    for (int k = 0; k < n; ++k) {
+      cv::imwrite((root / cls / (std::to_string(k) + ".jpg")).string(), img);
+      cv::imwrite((root / cls / (std::to_string(k) + ".png")).string(), mask);
+    }
+  }
+  auto p = tmp.write("p.toml", "[dataset]\nkind = \"folder\"\nroot = \"data\"\nshots = 2\n"
+                               "options = { min_images = 2 }\n");
+  Exec r = run_host("dataset inspect " + p.string());
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK_THAT(r.output, Catch::Contains("2 classes, 6 image-class pairs"));
+  CHECK_THAT(r.output, Catch::Matches("(.|\n)*cat +4 +0 +25\\.0%(.|\n)*"));
+  CHECK_THAT(r.output, Catch::Contains("warning: class 'dog' has 2 image(s); 2-shot episodes need 3"));
+  CHECK_FALSE(Catch::Contains("warning: class 'cat'").match(r.output));
+  CHECK(run_host("dataset inspect " + (tmp.path / "missing.toml").string()).code == 2);
+}
