@@ -51,24 +51,20 @@ Instance::Instance(const PluginInfo& plugin, const ResolvedParams& params) : plu
   if (!obj_) throw PluginError(plugin_.id, "create returned success but no instance");
 }
 
+namespace {
+template <class CStruct>
+void destroy_as(const void* obj) {
+  auto* o = static_cast<const CStruct*>(obj);
+  o->destroy(o);
+}
+}  // namespace
+
 Instance::~Instance() {
   if (!obj_) return;
   switch (plugin_.descriptor->kind) {
-    case DIFSS_KIND_CONDITION: {
-      auto* o = static_cast<const difss_condition*>(obj_);
-      o->destroy(o);
-      break;
-    }
-    case DIFSS_KIND_SAMPLER: {
-      auto* o = static_cast<const difss_sampler*>(obj_);
-      o->destroy(o);
-      break;
-    }
-    case DIFSS_KIND_SEGMENTER: {
-      auto* o = static_cast<const difss_segmenter*>(obj_);
-      o->destroy(o);
-      break;
-    }
+    case DIFSS_KIND_CONDITION: destroy_as<difss_condition>(obj_); break;
+    case DIFSS_KIND_SAMPLER: destroy_as<difss_sampler>(obj_); break;
+    case DIFSS_KIND_SEGMENTER: destroy_as<difss_segmenter>(obj_); break;
   }
 }
 
