@@ -14,10 +14,6 @@ namespace {
 at::Tensor zeros(std::vector<int64_t> shape) { return at::zeros(shape, weight_options()); }
 at::Tensor ones(int64_t n) { return at::ones({n}, weight_options()); }
 
-// Elements of one slice of attention scores: 4M floats (16 MiB) keeps the slices in memory the
-// allocator reuses, instead of a fresh [B, 8, N, K*N] tensor (0.85 GB at 384 x 384, 5 shots) per layer.
-constexpr int64_t kScoreSliceElements = int64_t(1) << 22;
-
 at::Tensor bilinear(const at::Tensor& x, int64_t h, int64_t w) {
   return at::upsample_bilinear2d(x, {h, w}, /*align_corners=*/true);
 }
@@ -101,22 +97,27 @@ at::Tensor dcama_positional_encoding(int64_t n, int64_t d, at::TensorOptions opt
 
 at::Tensor DCAMAAttention::forward(const at::Tensor& query, const at::Tensor& key, const at::Tensor& mask) const {
   const int64_t B = query.size(0), N = query.size(1), C = query.size(2), M = key.size(1), dk = C / heads;
-  at::Tensor q = at::linear(query, wq, bq).view({B, N, heads, dk}).transpose(1, 2);  // [B, h, N, dk]
-  at::Tensor k = at::linear(key, wk, bk).view({B, M, heads, dk}).permute({0, 2, 3, 1}).contiguous();  // [B, h, dk, M]
-  at::Tensor v = mask.to(query.scalar_type()).view({B, M, 1});
-  const double scale = std::sqrt(double(dk));
-  const int64_t rows = std::max<int64_t>(1, kScoreSliceElements / std::max<int64_t>(1, B * heads * M));
-  at::Tensor out = at::empty({B, N}, query.options());
-  for (int64_t n0 = 0; n0 < N; n0 += rows) {
-    const int64_t n = std::min(rows, N - n0);
-    at::Tensor s = at::matmul(q.narrow(2, n0, n), k);  // [B, h, n, M]
-    s.div_(scale);
-    at::Tensor p = at::softmax(s, -1);
-    // Every head weighs the same values (the mask): p @ v per head, then the mean over heads.
-    at::Tensor o = at::bmm(p.view({B, heads * n, M}), v).view({B, heads, n});
-    out.narrow(1, n0, n).copy_(o.mean(1));
-  }
-  return out;
+  // Scaled queries (1/sqrt(dk) applied to q rather than to the N x M scores: the same numbers for
+  // dk = 64, 256 (a power of two), within an ulp otherwise), heads as batch: [B*h, N, dk].
+  at::Tensor q = (at::linear(query, wq, bq) * (1.0 / std::sqrt(double(dk))))
+                     .view({B, N, heads, dk}).transpose(1, 2).contiguous().view({B * heads, N, dk});
+  at::Tensor kt = at::linear(key, wk, bk).view({B, M, heads, dk}).transpose(1, 2).contiguous()
+                      .view({B * heads, M, dk}).transpose(1, 2);  // [B*h, dk, M]
+  at::Tensor v = mask.to(query.scalar_type()).reshape({B, M, 1});
+  // One head at a time (its keys stay in cache), in slices of query rows.
+  const int64_t rows = std::max<int64_t>(1, slice_elements / std::max<int64_t>(1, M));
+  at::Tensor sum = at::zeros({B, heads, N}, query.options());
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t h = 0; h < heads; ++h) {
+      const at::Tensor qh = q[b * heads + h], kh = kt[b * heads + h], vb = v[b];
+      for (int64_t n0 = 0; n0 < N; n0 += rows) {
+        const int64_t n = std::min(rows, N - n0);
+        // Every head weighs the same values (the mask): softmax(q k^T) @ v, then the mean over heads.
+        at::Tensor p = at::softmax(at::mm(qh.narrow(0, n0, n), kh), -1);  // [n, M]
+        sum[b][h].narrow(0, n0, n).copy_(at::mm(p, vb).view({n}));
+      }
+    }
+  return sum.mean(1);
 }
 
 at::Tensor DCAMAConvBlock::forward(at::Tensor x) const {
@@ -209,15 +210,27 @@ at::Tensor DCAMALearner::forward(const std::vector<at::Tensor>& qf, const std::v
 
   // Skip connections: the last 1/8 and 1/4 features of the query and of the supports (max over shots).
   const size_t i8 = size_t(stack_ids_[1] - 1), i4 = size_t(stack_ids_[0] - 1);
-  mix = at::cat({mix, qf[i8], max_over_shots(sf, i8)}, 1);
-  mix = bilinear(mix, 2 * mix.size(2), 2 * mix.size(3));
-  mix = at::cat({mix, qf[i4], max_over_shots(sf, i4)}, 1);
-
-  at::Tensor out = conv_relu(conv_relu(mix, mix1_w_[0], mix1_b_[0]), mix1_w_[1], mix1_b_[1]);
+  at::Tensor coarse8 = at::cat({mix, qf[i8], max_over_shots(sf, i8)}, 1);
+  at::Tensor fine4 = at::cat({qf[i4], max_over_shots(sf, i4)}, 1);
+  at::Tensor out = conv_relu(mixer1_first_conv(coarse8, fine4), mix1_w_[1], mix1_b_[1]);
   out = bilinear(out, 2 * out.size(2), 2 * out.size(3));
   out = conv_relu(conv_relu(out, mix2_w_[0], mix2_b_[0]), mix2_w_[1], mix2_b_[1]);
   out = bilinear(out, 2 * out.size(2), 2 * out.size(3));
   return conv_relu(conv_relu(out, mix3_w_[0], mix3_b_[0]), mix3_w_[1], mix3_b_[1], /*relu=*/false);
+}
+
+at::Tensor DCAMALearner::mixer1_first_conv(const at::Tensor& coarse, const at::Tensor& fine) const {
+  // Official: conv3x3(cat(upsample2x(coarse), fine)) + ReLU. Channel mixing commutes with the
+  // (per-channel, linear) bilinear upsampling, so the coarse part is mixed at the coarse
+  // resolution, one 1x1 product per kernel tap, and only then upsampled and shifted into place:
+  // the same sum (up to float rounding) with a quarter of that part's multiply-adds.
+  const at::Tensor& w = mix1_w_[0];  // [O, Cc + Cf, 3, 3]
+  const int64_t O = w.size(0), Cc = coarse.size(1), H = 2 * coarse.size(2), W = 2 * coarse.size(3);
+  at::Tensor taps = w.narrow(1, 0, Cc).permute({2, 3, 0, 1}).reshape({9 * O, Cc, 1, 1});
+  at::Tensor y = at::constant_pad_nd(bilinear(at::conv2d(coarse, taps), H, W), {1, 1, 1, 1});
+  at::Tensor out = at::conv2d(fine, w.narrow(1, Cc, w.size(1) - Cc), mix1_b_[0], {1, 1}, {1, 1});
+  for (int64_t t = 0; t < 9; ++t) out.add_(y.narrow(1, t * O, O).narrow(2, t / 3, H).narrow(3, t % 3, W));
+  return out.relu_();
 }
 
 std::vector<NamedTensor> DCAMALearner::named_tensors() {

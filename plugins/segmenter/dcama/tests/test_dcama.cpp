@@ -145,6 +145,28 @@ TEST_CASE("DCAMA K shots: each batch item attends to its own supports only", "[d
   CHECK(max_abs(net.forward(q, swapped, masks_sw).narrow(0, 0, 1) - batched.narrow(0, 0, 1)) <= 1e-4);
 }
 
+TEST_CASE("DCAMA attention: slicing the scores changes nothing; values are the mask, averaged over heads",
+          "[dcama]") {
+  c10::InferenceMode guard;
+  fss::DCAMALearner learner({1, 1, 1, 1}, {16, 32, 64, 128});
+  std::vector<fss::NamedTensor> all = learner.named_tensors();
+  fss::deterministic_init(all);
+  fss::DCAMAAttention& a = learner.attention(0);
+  at::Tensor q = at::randn({2, 30, 32}), k = at::randn({2, 45, 32}), m = at::rand({2, 45});
+  at::Tensor whole = a.forward(q, k, m);
+  // The official formula, all heads at once.
+  auto heads = [](const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+    return at::linear(x, w, b).view({x.size(0), x.size(1), 8, 4}).transpose(1, 2);
+  };
+  at::Tensor p = at::softmax(at::matmul(heads(q, a.wq, a.bq), heads(k, a.wk, a.bk).transpose(-2, -1)) / 2.0, -1);
+  at::Tensor ref = at::matmul(p, m.view({2, 1, 45, 1})).mean(1).squeeze(-1);
+  CHECK(max_abs(whole - ref) <= 1e-6);
+  a.slice_elements = 100;  // 2 query rows per slice
+  CHECK(max_abs(a.forward(q, k, m) - whole) <= 1e-7);
+  // A constant mask passes through unchanged.
+  CHECK(max_abs(a.forward(q, k, at::full({2, 45}, 0.25f)) - 0.25) <= 1e-6);
+}
+
 namespace {
 
 // Official key -> shape of nn.DataParallel/DDP(DCAMA(backbone)).state_dict() (tests/data).

@@ -9,7 +9,10 @@
 //    shot, for any batch size. The official DCAMA_model.forward stacks the shots' features as
 //    [K, B, ...] and views them as [B, K*hw, ...], which interleaves the batch items' supports
 //    when B > 1 (the official test runs B = 1, where both agree);
-//  - the attention is computed in slices of query rows (same numbers, bounded memory);
+//  - the attention is computed in slices of query rows (same numbers, bounded memory), with the
+//    1/sqrt(d_k) scale applied to the queries;
+//  - mixer1's first convolution mixes the channels of the upsampled 1/8-scale part before
+//    upsampling it (exact algebra, a quarter of those multiply-adds; see mixer1_first_conv);
 //  - the positional encodings and Swin's derived buffers are computed, not loaded;
 //  - the decoder upsamples to twice the height and twice the width (the official code takes
 //    twice the width for both: the same for its square inputs).
@@ -68,6 +71,11 @@ at::Tensor dcama_positional_encoding(int64_t n, int64_t d, at::TensorOptions opt
 struct DCAMAAttention {
   at::Tensor wq, bq, wk, bk;
   int64_t heads = 8;
+  // Most elements of one slice of attention scores (one head, some query rows): 32M floats
+  // (128 MiB; one head of a 5-shot layer at 384 x 384 is 26.5M) instead of the official
+  // [B, 8, N, K*N] tensor allocated three times per layer (0.85 GB each at 5 shots). Smaller
+  // slices cost more than they save on 2 cores: every slice is a parallel region.
+  int64_t slice_elements = int64_t(32) << 20;
   // query [B, N, C], key [B, M, C] (positional encodings already added), mask [B, M]
   // -> [B, N] (each query pixel's attention-weighted support mask).
   at::Tensor forward(const at::Tensor& query, const at::Tensor& key, const at::Tensor& mask) const;
@@ -92,9 +100,11 @@ class DCAMALearner {
 
   std::vector<NamedTensor> named_tensors();  // names without "model."
   std::array<int64_t, 4> stack_ids() const { return stack_ids_; }
-  const DCAMAAttention& attention(int i) const { return blocks_[size_t(i)]; }
+  DCAMAAttention& attention(int i) { return blocks_[size_t(i)]; }
 
  private:
+  at::Tensor mixer1_first_conv(const at::Tensor& coarse, const at::Tensor& fine) const;
+
   std::array<int64_t, 4> stack_ids_;  // cumulative blocks per stage
   std::array<int64_t, 4> channels_;
   std::array<DCAMAAttention, 3> blocks_;
