@@ -104,17 +104,22 @@ at::Tensor DCAMAAttention::forward(const at::Tensor& query, const at::Tensor& ke
   at::Tensor kt = at::linear(key, wk, bk).view({B, M, heads, dk}).transpose(1, 2).contiguous()
                       .view({B * heads, M, dk}).transpose(1, 2);  // [B*h, dk, M]
   at::Tensor v = mask.to(query.scalar_type()).reshape({B, M, 1});
-  // One head at a time (its keys stay in cache), in slices of query rows.
-  const int64_t rows = std::max<int64_t>(1, slice_elements / std::max<int64_t>(1, M));
-  at::Tensor sum = at::zeros({B, heads, N}, query.options());
+  // One head at a time (its keys stay in cache), in slices of query rows, the scores and their
+  // softmax in two buffers reused for every slice (fresh ones would be paged in every time).
+  const int64_t rows = std::max<int64_t>(1, std::min(N, slice_elements / std::max<int64_t>(1, M)));
+  at::Tensor buffers = at::empty({2, rows, M}, query.options());
+  at::Tensor sum = at::empty({B, heads, N}, query.options());
   for (int64_t b = 0; b < B; ++b)
     for (int64_t h = 0; h < heads; ++h) {
       const at::Tensor qh = q[b * heads + h], kh = kt[b * heads + h], vb = v[b];
       for (int64_t n0 = 0; n0 < N; n0 += rows) {
         const int64_t n = std::min(rows, N - n0);
-        // Every head weighs the same values (the mask): softmax(q k^T) @ v, then the mean over heads.
-        at::Tensor p = at::softmax(at::mm(qh.narrow(0, n0, n), kh), -1);  // [n, M]
-        sum[b][h].narrow(0, n0, n).copy_(at::mm(p, vb).view({n}));
+        at::Tensor s = buffers[0].narrow(0, 0, n), p = buffers[1].narrow(0, 0, n);
+        at::mm_out(s, qh.narrow(0, n0, n), kh);
+        at::_softmax_out(p, s, -1, false);
+        // Every head weighs the same values (the mask): p @ v, then the mean over heads.
+        at::Tensor out = sum[b][h].narrow(0, n0, n).unsqueeze(1);
+        at::mm_out(out, p, vb);
       }
     }
   return sum.mean(1);
