@@ -279,3 +279,71 @@ TEST_CASE("episodes_file: a run evaluates the episodes another run wrote (JSON a
   CHECK(rd.code == 2);
   CHECK_THAT(rd.output, Catch::Contains("bad.tsv") && Catch::Contains("no_such_image"));
 }
+
+TEST_CASE("protocol bam: a PASCAL-5i run evaluates BAM's episodes for its five seeds, reports per seed, mean, best") {
+  // The stand-in lists and the sequences dumped from BAM's own SemData + DataLoader
+  // (core/data/tests/data/bam_episodes/README.md), on a VOC folder made from them.
+  const fs::path ref_dir = source_dir() / "core/data/tests/data/bam_episodes";
+  const json ref = read(ref_dir / "bam_sequences.json");
+  TempDir tmp;
+  const fs::path voc = tmp.path / "VOC2012";
+  const auto jpeg = standin_jpeg();
+  std::string ids;
+  for (const auto& [label, classes] : ref.at("labels").items()) {
+    const std::string id = fs::path(label).stem().string();
+    write_bytes(voc / "JPEGImages" / (id + ".jpg"), jpeg);
+    const auto cls = classes.get<std::vector<int>>();
+    write_bytes(voc / "SegmentationClassAug" / (id + ".png"), label_png({cls.begin(), cls.end()}));
+    ids += id + "\n";
+  }
+  tmp.write("VOC2012/ImageSets/Segmentation/val.txt", ids);
+  const fs::path out = tmp.path / "out";
+  const auto p = tmp.write("bam.toml", "[pipeline]\nthreads = 1\noutput = \"" + out.string() +
+                                           "\"\n[dataset]\nkind = \"pascal5i\"\nroot = \"" + voc.string() +
+                                           "\"\nfold = 0\nshots = 1\nepisodes = 60\noptions = { min_pixels = 1 }\n"
+                                           "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
+                                           "[evaluation]\nprotocol = \"bam\"\nprotocol_lists = \"" + ref_dir.string() +
+                                           "\"\ngrids = 0\n");
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  std::size_t block = 0;
+  for (const auto& run : ref.at("runs")) {
+    if (run.at("shots") != 1 || run.at("workers") != 8) continue;
+    INFO("seed " << run.at("seed"));
+    for (std::size_t i = 0; i < 60; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "%06zu.json", block * 60 + i);
+      const json rec = read(out / "episodes" / name);
+      const json& e = run.at("first")[i];
+      INFO("episode " << i);
+      REQUIRE(rec["class_id"] == e[0]);
+      REQUIRE(rec["query"] == fs::path(e[1].get<std::string>()).stem().string());
+      REQUIRE(rec["supports"][0] == fs::path(e[2][0].get<std::string>()).stem().string());
+    }
+    ++block;
+  }
+  CHECK(block == 5);
+  CHECK_FALSE(fs::exists(out / "episodes/000300.json"));
+  const json res = read(out / "results.json");
+  CHECK(res["protocol"]["seeds"] == json::array({510, 365, 382, 322, 988}));
+  CHECK(res["protocol"]["eval_size"] == "label");
+  const json& seeds = res["per_seed"]["real_only"];
+  REQUIRE(seeds["per_seed"].size() == 5);
+  double sum = 0, best = 0;
+  for (const auto& s : seeds["per_seed"]) {
+    CHECK(s["episodes"] == 60);
+    sum += s["miou"].get<double>();
+    best = std::max(best, s["miou"].get<double>());
+  }
+  CHECK(seeds["mean_miou"].get<double>() == Approx(sum / 5));
+  CHECK(seeds["best_miou"].get<double>() == best);
+  // Without the lists, or on another dataset kind, the run is refused naming the key.
+  auto no_lists = tmp.write("n.toml", "[pipeline]\noutput = \"" + (tmp.path / "n").string() +
+                                          "\"\n[dataset]\nkind = \"pascal5i\"\nroot = \"" + voc.string() +
+                                          "\"\noptions = { min_pixels = 1 }\n[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
+                                          "[evaluation]\nprotocol = \"bam\"\n");
+  r = run_host(plugins() + "--pipeline " + no_lists.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains("protocol_lists"));
+}

@@ -208,9 +208,14 @@ const std::vector<Key>& keys() {
              "A bundle of evaluation settings as a paper's code evaluates: none (difss's own episodes, "
              "original-size labels), hsnet (HSNet test.py: its episode sequence from numpy's RandomState "
              "seeded by [pipeline] seed, prediction and nearest-resized label at 400x400), dcama (the same "
-             "episodes at 384x384). Keys written here override the bundle; results.json records it "
-             "(docs/PROTOCOLS.md).",
+             "episodes at 384x384), bam / hdmnet (BAM's / HDMNet's test.py: 1000 episodes for each of 5 / 10 "
+             "seeds from BAM's lists, original-size labels; per-seed, mean and best in results.json). Keys "
+             "written here override the bundle; results.json records it (docs/PROTOCOLS.md).",
              field(&E::protocol)),
+      path("evaluation", "protocol_lists",
+           "bam / hdmnet: the folder of BAM's lists/pascal/fss_list/val (data_list_<fold>.txt, "
+           "sub_class_file_list_<fold>.txt), relative to the pipeline file.",
+           field(&E::protocol_lists)),
       choice("evaluation", "eval_size", {"label", "model_input", "input"}, "",
              "label: the prediction at the query's size against the label as stored (HSNet's "
              "--use_original_imgsize); model_input: the prediction at the segmenter's input size against the "
@@ -218,7 +223,7 @@ const std::vector<Key>& keys() {
              "prediction and the label both nearest-resized to input_size x input_size.",
              field(&E::eval_size))
           .computed_default([](const Pipeline& p) -> json { return protocol_bundle(p.evaluation.protocol).eval_size; },
-                            "(the protocol's: label for none; model_input for hsnet, dcama)"),
+                            "(the protocol's: model_input for hsnet, dcama; label for the others)"),
       flag("evaluation", "compare_without_aux", true,
            "Also segment with the real supports only, to report mIoU with and without auxiliary supports.",
            field(&E::compare_without_aux)),
@@ -227,7 +232,7 @@ const std::vector<Key>& keys() {
               "Side of the square evaluation size of eval_size = \"model_input\" / \"input\".",
               field(&E::input_size))
           .computed_default([](const Pipeline& p) -> json { return protocol_bundle(p.evaluation.protocol).input_size; },
-                            "(the protocol's: 400 for none, hsnet; 384 for dcama)"),
+                            "(the protocol's: 400 for none, hsnet; 384 for dcama; 473 for bam, hdmnet)"),
   };
   return table_;
 }

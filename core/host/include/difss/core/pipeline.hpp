@@ -81,6 +81,7 @@ struct GeneratorSection {
 // [evaluation]
 struct EvaluationSection {
   std::string protocol;   // a bundle of protocol.hpp ("none" | "hsnet" | ...)
+  std::string protocol_lists;  // absolute when given: BAM's fss_list/val folder
   std::string eval_size;  // "label" | "model_input" | "input" (evaluation_size.hpp)
   bool compare_without_aux = false;
   int grids = 0;

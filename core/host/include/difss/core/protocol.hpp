@@ -24,7 +24,8 @@ class Dataset;
 struct ProtocolBundle {
   std::string name;       // the [evaluation] protocol value
   std::string sampler;    // "difss": SplitMix64 episodes (episodes.hpp); "hsnet": HSNet's test loader
-                          // with numpy's legacy RandomState (protocols.hpp)
+                          // with numpy's legacy RandomState; "bam": BAM's SemData with Python's
+                          // random in 8 DataLoader workers, one run of episodes per seed (protocols.hpp)
   std::string episodes;   // the default episode count, in words
   std::uint64_t seed = 0; // the seed the official test script fixes
   std::string eval_size;  // the default of [evaluation] eval_size
@@ -55,5 +56,12 @@ std::vector<data::Episode> pipeline_episodes(const Pipeline& p, const data::Data
 nlohmann::json episodes_record(const Pipeline& p, const data::Dataset& ds,
                                const std::vector<data::Episode>& episodes,
                                const data::EpisodeOptions& options);
+
+// For the multi-seed protocols (bam, hdmnet): per evaluation seed the mIoU and FB-IoU of its
+// episodes (read from run_dir/episodes/NNNNNN.json), and their mean and best, as test.py prints
+// them ({"seeds", "episodes_per_seed", "real_only"/"with_aux": {"per_seed": [...], "mean_miou",
+// "mean_fbiou", "best_miou", "best_fbiou"}}). null for the other protocols.
+nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds, const std::filesystem::path& run_dir,
+                                const std::vector<data::Episode>& episodes);
 
 }  // namespace difss
