@@ -347,3 +347,49 @@ TEST_CASE("protocol bam: a PASCAL-5i run evaluates BAM's episodes for its five s
   CHECK(r.code == 2);
   CHECK_THAT(r.output, Catch::Contains("protocol_lists"));
 }
+
+TEST_CASE("official_bugs: a COCO generate run finishes skipping classes > 20 with a count; FSS-1000 prompts say 'taxi'") {
+  TempDir tmp;
+  const auto jpeg = encoded(".jpg", cv::Mat(16, 16, CV_8UC3, cv::Scalar(90, 120, 150)));
+  // COCO-20i fold 0 (classes 1, 5, ..., 77): three images with class 1 and classes above 20.
+  const std::vector<std::set<int>> coco_labels = {{1, 25}, {1, 41}, {5, 77}};
+  for (std::size_t i = 0; i < coco_labels.size(); ++i) {
+    const std::string stem = "val2014/COCO_val2014_00000000000" + std::to_string(i);
+    write_bytes(tmp.path / "coco" / (stem + ".jpg"), jpeg);
+    cv::Mat m(16, 16, CV_8UC1, cv::Scalar(0));
+    int k = 0;
+    for (int c : coco_labels[i]) m.rowRange(4 * k, 4 * k + 4).setTo(c), ++k;
+    write_bytes(tmp.path / "coco/annotations" / (stem + ".png"), encoded(".png", m));
+  }
+  auto generate = [&](const std::string& name, const std::string& dataset) {
+    const auto p = tmp.write(name + ".toml", "[pipeline]\nmode = \"generate\"\nthreads = 1\nlog_level = \"debug\"\noutput = \"" +
+                                                 (tmp.path / name).string() + "\"\n[dataset]\n" + dataset +
+                                                 "[condition]\nplugin = \"org.difss.condition.seg-palette\"\n"
+                                                 "params = { official_bugs = true, resolution = 64 }\n"
+                                                 "[generator]\nplugin = \"org.difss.test.noise-sampler\"\nper_support = 1\n");
+    Exec r = run_host(plugins() + "--pipeline " + p.string());
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    return read(tmp.path / name / "results.json");
+  };
+  const json coco = generate("coco", "kind = \"coco20i\"\nroot = \"" + (tmp.path / "coco").string() +
+                                         "\"\noptions = { min_pixels = 1 }\n");
+  // all six pairs are fold 0's; those of 25, 41 and 77 are declined (no control), counted
+  CHECK(coco["counts"]["pairs"] == 6);
+  CHECK(coco["counts"]["done"] == 6);
+  CHECK(coco["counts"]["declined"] == 3);
+  CHECK(coco["counts"]["generated_images"] == 3);
+  CHECK(coco["counts"]["skipped"] == 0);
+  // FSS-1000: every class prompted as FSSpregenerate.py's binarised label 1, "taxi".
+  for (const char* c : {"eiffel_tower", "apple"})
+    for (int n = 1; n <= 2; ++n) {
+      write_bytes(tmp.path / "fss" / c / (std::to_string(n) + ".jpg"), jpeg);
+      write_bytes(tmp.path / "fss" / c / (std::to_string(n) + ".png"), encoded(".png", cv::Mat(16, 16, CV_8UC1, cv::Scalar(255))));
+    }
+  const json fss = generate("fss", "kind = \"fss1000\"\nroot = \"" + (tmp.path / "fss").string() + "\"\n");
+  CHECK(fss["counts"]["generated_images"] == 4);
+  std::ifstream in(tmp.path / "fss/run.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_THAT(log, Catch::Contains("images for 'a real shot photo of taxi,, best quality, extremely detailed'") &&
+                      !Catch::Contains("photo of apple") && !Catch::Contains("photo of eiffel"));
+}
