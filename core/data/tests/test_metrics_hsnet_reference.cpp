@@ -1,5 +1,6 @@
-// difss's mIoU / FB-IoU against HSNet's own Evaluator + AverageMeter run on the same masks
-// (tests/data/hsnet_metrics/README.md).
+// difss's mIoU / FB-IoU against HSNet's own Evaluator + AverageMeter and BAM's
+// intersectionAndUnionGPU + test.py aggregation, run on the same masks
+// (tests/data/hsnet_metrics/README.md, tests/data/bam_metrics/README.md).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -58,4 +59,25 @@ TEST_CASE("mIoU and FB-IoU equal HSNet's Evaluator and AverageMeter on stored pr
     CHECK(std::abs(acc.miou() - set.at("miou").get<double>() / 100.0) <= 1e-6);
     CHECK(std::abs(acc.fbiou() - set.at("fbiou").get<double>() / 100.0) <= 1e-6);
   }
+}
+
+TEST_CASE("mIoU, FB-IoU and pIoU equal BAM's intersectionAndUnionGPU and test.py on stored predictions", "[data][metrics]") {
+  std::ifstream in(difss::test::source_dir() / "core/data/tests/data/bam_metrics/intersection_and_union.json");
+  REQUIRE(in);
+  const json ref = json::parse(in);
+  IoUAccumulator acc(ref.at("class_ids").get<std::vector<int>>());
+  for (const auto& e : ref.at("episodes")) {
+    const IoUCounts c = acc.add(e.at("class_id"), decode(e, "pred"), decode(e, "gt"));
+    for (int b = 0; b < 2; ++b) {
+      CHECK(c.inter[b] == e.at("inter")[b].get<std::uint64_t>());
+      CHECK(c.uni[b] == e.at("union")[b].get<std::uint64_t>());
+    }
+  }
+  // BAM's mIoU is class_miou (HSNet's mIoU on the same counts), its FB-IoU HSNet's FB-IoU, its pIoU
+  // the foreground IoU of all episodes' counts.
+  CHECK(std::abs(acc.miou() - ref.at("miou").get<double>()) <= 1e-6);
+  CHECK(std::abs(acc.fbiou() - ref.at("fbiou").get<double>()) <= 1e-6);
+  std::uint64_t inter = 0, uni = 0;
+  for (const auto& r : acc.per_class()) inter += r.counts.inter[1], uni += r.counts.uni[1];
+  CHECK(std::abs(double(inter) / double(uni) - ref.at("piou").get<double>()) <= 1e-6);
 }

@@ -295,7 +295,10 @@ nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds, cons
         acc.add_counts(episodes[i].class_id, counts);
       }
       if (acc.episodes() == 0) break;
-      rows.push_back({{"seed", seeds[k]}, {"miou", acc.miou()}, {"fbiou", acc.fbiou()}, {"episodes", acc.episodes()}});
+      std::uint64_t inter = 0, uni = 0;  // BAM's pIoU: the foreground IoU of all the seed's counts
+      for (const auto& r : acc.per_class()) inter += r.counts.inter[1], uni += r.counts.uni[1];
+      rows.push_back({{"seed", seeds[k]}, {"miou", acc.miou()}, {"fbiou", acc.fbiou()},
+                      {"piou", uni ? double(inter) / double(uni) : 0.0}, {"episodes", acc.episodes()}});
       sum_miou += acc.miou();
       sum_fbiou += acc.fbiou();
       best_miou = std::max(best_miou, acc.miou());
