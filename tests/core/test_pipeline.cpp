@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "shared_data.hpp"
 #include "test_helpers.hpp"
 
 using namespace difss;
@@ -121,10 +122,12 @@ plugin = "org.difss.test.noise-sampler"
 
 namespace {
 
-const std::string kOfficialPrompt = "a real shot photo of dog, best quality, extremely detailed";
+// ControlNet4FSS FSSpregenerate.py (commit 4c89702), word for word: prompt = f'a real shot photo of
+// {category_name[fg_cls]},' sent as prompt + ', ' + a_prompt, and its n_prompt.
+const std::string kOfficialPrompt = "a real shot photo of dog,, best quality, extremely detailed";
 const std::string kOfficialNegative =
     "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer digits, cropped, "
-    "worst quality, low quality";
+    "worst quality, low quality, artwork";
 
 std::string read_text(const std::filesystem::path& f) {
   std::ifstream in(f);
@@ -164,14 +167,14 @@ TEST_CASE("per_support is the host's: [generator] per_support is the count; in p
   CHECK_THAT(config_error(toml, false), Catch::Contains("/tmp/p.toml:12:15: 'per_support' must be in [0, 64]"));
 }
 
-TEST_CASE("the pipeline owns the prompts: the texts the sampler receives are unchanged for the default configs") {
-  // the demo: its own template, the class name only (the tiny model knows classes by name)
+TEST_CASE("the pipeline owns the prompts: by default FSSpregenerate.py's texts, exactly as written otherwise") {
+  // the demo: its own template, the class name only (the tiny model knows classes by name and
+  // ignores the negative prompt)
   Pipeline demo = parse_pipeline(std::filesystem::path(DIFSS_SOURCE_DIR) / "configs" / "demo.toml");
   REQUIRE(demo.generator);
   CHECK(demo.prompt_for("striped-circle") == "striped-circle");
   CHECK(demo.negative_prompt() == kOfficialNegative);
-  // a ControlNet pipeline with the defaults: ControlNet4FSS's prompt + ", " + a_prompt and n_prompt,
-  // exactly what the controlnet-sd15 sampler used to build from "a real shot photo of {class}"
+  // a ControlNet pipeline with the defaults: the script's texts, ",," and "artwork" included
   Pipeline cn = parse_pipeline_string(R"([dataset]
 kind = "synthetic"
 [condition]
@@ -182,13 +185,30 @@ params = { checkpoint = "control_sd15_seg.pth" }
 )", "/tmp/cn.toml");
   CHECK(cn.prompt_for("dog") == kOfficialPrompt);
   CHECK(cn.negative_prompt() == kOfficialNegative);
-  // FSSpregenerate.py's exact text is written in the template; {class} may appear more than once
-  Pipeline fss = parse_pipeline_string("[generator]\nprompt = \"a real shot photo of {class},, best quality, "
-                                       "extremely detailed\"\nnegative_prompt = \"\"\n", "/tmp/f.toml");
-  CHECK(fss.prompt_for("dog") == "a real shot photo of dog,, best quality, extremely detailed");
-  CHECK(fss.negative_prompt().empty());
-  CHECK(parse_pipeline_string("[generator]\nprompt = \"{class} and {class}\"\n", "/tmp/f.toml").prompt_for("cat") ==
-        "cat and cat");
+  // any template is sent exactly as written (",," or not); {class} may appear more than once
+  Pipeline gradio = parse_pipeline_string("[generator]\nprompt = \"a real shot photo of {class}, best quality, "
+                                          "extremely detailed\"\nnegative_prompt = \"\"\n", "/tmp/f.toml");
+  CHECK(gradio.prompt_for("dog") == "a real shot photo of dog, best quality, extremely detailed");
+  CHECK(gradio.negative_prompt().empty());
+  CHECK(parse_pipeline_string("[generator]\nprompt = \"{class},, and {class},,\"\n", "/tmp/f.toml").prompt_for("cat") ==
+        "cat,, and cat,,");
+}
+
+TEST_CASE("FSSpregenerate.py's FSS-1000 prompt bug: every FSS-1000 class is prompted as 'taxi' in bug mode") {
+  const std::string base = "[dataset]\nkind = \"fss1000\"\n[condition]\nplugin = \"org.difss.condition.seg-palette\"\n";
+  // off by default: each class its own name
+  Pipeline plain = parse_pipeline_string(base + "[generator]\n", "/tmp/b.toml");
+  CHECK(plain.prompt_class_name("eiffel_tower", "fss1000") == "eiffel_tower");
+  // on with [generator] official_bugs, or inherited from the condition's official_bugs parameter
+  Pipeline host = parse_pipeline_string(base + "[generator]\nofficial_bugs = true\n", "/tmp/b.toml");
+  CHECK(host.prompt_class_name("eiffel_tower", "fss1000") == "taxi");
+  CHECK(host.prompt_for(host.prompt_class_name("eiffel_tower", "fss1000")) ==
+        "a real shot photo of taxi,, best quality, extremely detailed");
+  Pipeline cond = parse_pipeline_string(base + "params = { official_bugs = true }\n[generator]\n", "/tmp/b.toml");
+  CHECK(cond.prompt_class_name("eiffel_tower", "fss1000") == "taxi");
+  // the bug concerns FSS-1000's binarised masks only: PASCAL and COCO keep their names
+  CHECK(host.prompt_class_name("dog", "pascal") == "dog");
+  CHECK(host.prompt_class_name("person", "coco") == "person");
 }
 
 TEST_CASE("one key table: every key is read, checked and echoed with its one default") {
@@ -215,7 +235,18 @@ TEST_CASE("one key table: every key is read, checked and echoed with its one def
   CHECK(p.output == std::filesystem::absolute("runs/keys"));
   CHECK(p.aux.aux_dir == p.output / "aux");
   CHECK(p.evaluation.input_size == 400);
+  CHECK(p.evaluation.eval_size == "label");
   CHECK(p.dataset.shots == 1);
+  // a protocol's bundle sets the defaults it names; keys written in the pipeline win
+  Pipeline hsnet = parse_pipeline_string("[evaluation]\nprotocol = \"hsnet\"\n", "/tmp/d/h.toml");
+  CHECK(hsnet.evaluation.eval_size == "model_input");
+  CHECK(hsnet.evaluation.input_size == 400);
+  Pipeline dcama = parse_pipeline_string("[evaluation]\nprotocol = \"dcama\"\n", "/tmp/d/h.toml");
+  CHECK(dcama.evaluation.input_size == 384);
+  Pipeline original = parse_pipeline_string("[evaluation]\nprotocol = \"hsnet\"\neval_size = \"label\"\ninput_size = 473\n",
+                                            "/tmp/d/h.toml");
+  CHECK(original.evaluation.eval_size == "label");
+  CHECK(original.evaluation.input_size == 473);
   // typed checks from the same rows, located at the value
   std::string e = config_error(R"([dataset]
 shots = 0
@@ -244,4 +275,17 @@ TEST_CASE("docs/CONFIG_REFERENCE.md holds the key table exactly as validate --ke
   CHECK(table.find("| `per_support` | int | `4` | in [0, 64] |") != std::string::npos);
   INFO("regenerate the tables with `difss-host validate --keys`");
   CHECK(doc.find(table) != std::string::npos);
+}
+
+TEST_CASE("the FSS-1000 name of the prompt bug is line 2 of ControlNet4FSS's fss1k_all.txt", "[shared]") {
+  DIFSS_REQUIRE_SHARED("ref/fss1k_all.txt");
+  std::ifstream in(difss::test::shared_dir() / "ref/fss1k_all.txt");
+  std::string first, second;
+  std::getline(in, first);
+  std::getline(in, second);
+  for (auto* line : {&first, &second})
+    if (!line->empty() && line->back() == '\r') line->pop_back();
+  CHECK(second.substr(0, second.find('#')) == "taxi");  // fss_name() splits on '#'
+  Pipeline p = parse_pipeline_string("[generator]\nofficial_bugs = true\n", "/tmp/b.toml");
+  CHECK(p.prompt_class_name(first, "fss1000") == second.substr(0, second.find('#')));
 }

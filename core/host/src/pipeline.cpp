@@ -306,4 +306,16 @@ std::string Pipeline::prompt_for(const std::string& class_name) const {
   return text;
 }
 
+std::string Pipeline::prompt_class_name(const std::string& class_name, const std::string& class_set) const {
+  // FSSpregenerate.py binarises FSS-1000 masks (mask >= 100 -> 1), so fg_cls is 1 for every class
+  // and category_name[1] is the second line of its list/fss1k_all.txt.
+  static const std::string kFssLabelOneName = "taxi";
+  bool bugs = aux.official_bugs;
+  if (condition && condition->raw_params.contains("official_bugs")) {
+    const auto& v = condition->raw_params["official_bugs"];
+    bugs = bugs || (v.is_boolean() && v.get<bool>());
+  }
+  return bugs && class_set == "fss1000" ? kFssLabelOneName : class_name;
+}
+
 }  // namespace difss

@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 
+#include "difss/core/protocol.hpp"
 #include "difss/core/suggest.hpp"
 #include "toml_read.hpp"
 
@@ -14,12 +15,13 @@ using nlohmann::json;
 namespace difss {
 namespace {
 
-// The official ControlNet4FSS texts (gradio_seg2image.py): its prompt "a real shot photo of
-// {class}" with a_prompt appended as prompt + ", " + a_prompt, and its n_prompt.
-const char* const kDefaultPrompt = "a real shot photo of {class}, best quality, extremely detailed";
+// The texts ControlNet4FSS's FSSpregenerate.py (the script DifFSS generated its supports with)
+// gives the sampler: f'a real shot photo of {c},' joined to a_prompt with ', ' (hence ",,"), and
+// its n_prompt, which ends with "artwork" (gradio_seg2image.py's does not).
+const char* const kDefaultPrompt = "a real shot photo of {class},, best quality, extremely detailed";
 const char* const kDefaultNegativePrompt =
     "longbody, lowres, bad anatomy, bad hands, missing fingers, extra digit, fewer digits, "
-    "cropped, worst quality, low quality";
+    "cropped, worst quality, low quality, artwork";
 
 enum class Type { String, Int, Bool, Enum, Path, Table };
 enum class Base { PipelineFile, CurrentDir };  // what a relative Path is relative to
@@ -157,13 +159,21 @@ const std::vector<Key>& keys() {
       path("dataset", "split_dir", "A copy of HSNet's data/splits (optional).", field(&D::split_dir)),
       integer("dataset", "shots", 1, 1, kNoMax, "Real supports per episode (K).", field(&D::shots)),
       integer("dataset", "episodes", 0, 0, kNoMax,
-              "Episodes (0 = the protocol's default: 1000, or 2400 for FSS-1000).", field(&D::episodes)),
+              "Episodes (0 = the protocol's default: 1000, or every sample (FSS-1000: 2400); bam / hdmnet: 1000 "
+              "per seed). A smaller count evaluates a prefix of the same sequence (per seed for bam / hdmnet; of "
+              "the list for an episodes_file).", field(&D::episodes)),
       choice("dataset", "support_sampling", {"hsnet", "distinct", "cross_group", "cross_group_distinct"},
              "hsnet",
              "hsnet: K independent draws among the class's other images, as HSNet (duplicates possible); "
              "distinct: K different images; cross_group(_distinct): the same, never from the query's "
              "group (video, patient, site; see the reader's group options).",
              field(&D::support_sampling)),
+      path("dataset", "episodes_file",
+           "A fixed episode list to evaluate instead of drawing episodes (relative to the pipeline file): a "
+           "run's episodes.json (difss-episodes JSON: sample indices or names) or text lines "
+           "\"CLASS<TAB>QUERY<TAB>SUPPORT;SUPPORT\" with the official names; [dataset] episodes > 0 takes a "
+           "prefix. See docs/PROTOCOLS.md.",
+           field(&D::episodes_file)),
       table("dataset", "options", "Reader-specific options (see core/data/README.md).", field(&D::options)),
 
       text("condition", "plugin", "", "Condition-generator plugin id.").required(),
@@ -179,27 +189,52 @@ const std::vector<Key>& keys() {
            field(&G::aux_dir))
           .computed_default([](const Pipeline& p) -> json { return (p.output / "aux").string(); }, "<output>/aux"),
       text("generator", "prompt", kDefaultPrompt,
-           "The prompt the sampler receives; {class} is replaced by the class name. The default is "
-           "ControlNet4FSS's prompt + \", \" + a_prompt; samplers append nothing. FSSpregenerate.py's "
-           "exact text is \"a real shot photo of {class},, best quality, extremely detailed\".",
+           "The prompt the sampler receives, exactly as written; {class} is replaced by the class name. The "
+           "default is FSSpregenerate.py's text (its \",,\" included); ControlNet4FSS's gradio demo sends "
+           "\"a real shot photo of {class}, best quality, extremely detailed\". Samplers append nothing.",
            field(&G::prompt)),
       text("generator", "negative_prompt", kDefaultNegativePrompt,
-           "The negative prompt the sampler receives (ControlNet4FSS's n_prompt; FSSpregenerate.py adds \", artwork\").",
+           "The negative prompt the sampler receives (default: FSSpregenerate.py's n_prompt, word for word; the "
+           "gradio demo's lacks \", artwork\").",
            field(&G::negative_prompt)),
+      flag("generator", "official_bugs", false,
+           "Prompt as FSSpregenerate.py does, bug included: it binarises FSS-1000 masks to label 1 and names "
+           "every FSS-1000 class fss_name()[1] = \"taxi\". Also on when the [condition] plugin's own "
+           "official_bugs parameter is true (seg-palette: the colour of the same bug).",
+           field(&G::official_bugs)),
 
       text("segmenter", "plugin", "", "Segmenter plugin id.").required("(required for evaluate)"),
       table("segmenter", "params", "Its parameters."),
 
-      choice("evaluation", "eval_size", {"label", "input"}, "label",
-             "Compare predictions at the original label size or at the model's input size.",
-             field(&E::eval_size)),
+      choice("evaluation", "protocol", protocol_names(), "none",
+             "A bundle of evaluation settings as a paper's code evaluates: none (difss's own episodes, "
+             "original-size labels), hsnet (HSNet test.py: its episode sequence from numpy's RandomState "
+             "seeded by [pipeline] seed, prediction and nearest-resized label at 400x400), dcama (the same "
+             "episodes at 384x384), bam / hdmnet (BAM's / HDMNet's test.py: 1000 episodes for each of 5 / 10 "
+             "seeds from BAM's lists, original-size labels; per-seed, mean and best in results.json). Keys "
+             "written here override the bundle; results.json records it (docs/PROTOCOLS.md).",
+             field(&E::protocol)),
+      path("evaluation", "protocol_lists",
+           "bam / hdmnet: the folder of BAM's lists/pascal/fss_list/val (data_list_<fold>.txt, "
+           "sub_class_file_list_<fold>.txt), relative to the pipeline file.",
+           field(&E::protocol_lists)),
+      choice("evaluation", "eval_size", {"label", "model_input", "input"}, "",
+             "label: the prediction at the query's size against the label as stored (HSNet's "
+             "--use_original_imgsize); model_input: the prediction at the segmenter's input size against the "
+             "label nearest-resized to input_size x input_size (HSNet's default); input: the query-size "
+             "prediction and the label both nearest-resized to input_size x input_size.",
+             field(&E::eval_size))
+          .computed_default([](const Pipeline& p) -> json { return protocol_bundle(p.evaluation.protocol).eval_size; },
+                            "(the protocol's: model_input for hsnet, dcama; label for the others)"),
       flag("evaluation", "compare_without_aux", true,
            "Also segment with the real supports only, to report mIoU with and without auxiliary supports.",
            field(&E::compare_without_aux)),
       integer("evaluation", "grids", 8, 0, kNoMax, "Episodes drawn as PNG grids in the report.", field(&E::grids)),
-      integer("evaluation", "input_size", 400, 8, 4096,
-              "Side of the square the masks are resized to when eval_size = \"input\" (HSNet: 400).",
-              field(&E::input_size)),
+      integer("evaluation", "input_size", 0, 8, 4096,
+              "Side of the square evaluation size of eval_size = \"model_input\" / \"input\".",
+              field(&E::input_size))
+          .computed_default([](const Pipeline& p) -> json { return protocol_bundle(p.evaluation.protocol).input_size; },
+                            "(the protocol's: 400 for none, hsnet; 384 for dcama; 473 for bam, hdmnet)"),
   };
   return table_;
 }

@@ -13,11 +13,13 @@
 #include <set>
 
 #include "difss/core/errors.hpp"
+#include "difss/core/evaluation_size.hpp"
 #include "difss/core/host_services.hpp"
 #include "difss/core/instances.hpp"
 #include "difss/core/log.hpp"
 #include "difss/core/pipeline_dataset.hpp"
 #include "difss/core/progress.hpp"
+#include "difss/core/protocol.hpp"
 #include "difss/core/report.hpp"
 #include "difss/core/team.hpp"
 
@@ -104,7 +106,8 @@ json run_identity(const Pipeline& p) {
 
 class Runner {
  public:
-  Runner(const Pipeline& p, const RunOptions& o, Team& team) : p_(p), opt_(o), out_(p.output), team_(team) {}
+  Runner(const Pipeline& p, const RunOptions& o, Team& team)
+      : p_(p), opt_(o), out_(p.output), team_(team), eval_size_(p.evaluation) {}
 
   RunSummary run() {
     open_dataset();  // first: a dataset that cannot be opened must leave no run folder behind
@@ -291,7 +294,7 @@ class Runner {
         store_->write_control(smp.name, label, ctl);
         SamplerInstance::Request req;
         std::string cname = ci.prompt_name.empty() ? ci.name : ci.prompt_name;
-        req.prompt = p_.prompt_for(cname);
+        req.prompt = p_.prompt_for(p_.prompt_class_name(cname, ds_->class_set()));
         req.negative_prompt = p_.negative_prompt();
         req.class_id = cls;
         req.class_name = cname;
@@ -408,12 +411,6 @@ class Runner {
   }
 
   // ---------------------------------------------------------------------------- evaluate
-  cv::Mat at_eval_size(const cv::Mat& m) const {
-    if (p_.evaluation.eval_size != "input") return m;
-    const int s = p_.evaluation.input_size;
-    return data::resize_nearest(m, cv::Size(s, s));
-  }
-
   json run_episode(const data::Episode& ep, Progress* prog, bool draw_grid) {
     auto t0 = Clock::now();
     cv::Mat query = ds_->load_image(ep.query), gt = ds_->load_mask(ep.query, ep.class_id);
@@ -438,13 +435,13 @@ class Runner {
     json sup = json::array();
     for (size_t s : ep.supports) sup.push_back(ds_->samples()[s].name);
     rec["supports"] = sup;
-    cv::Mat gt_eval = at_eval_size(gt);
+    cv::Mat gt_eval = eval_size_.label(gt);
     SegmenterInstance::Result real, aux;
     bool with_aux = !aux_imgs.empty();
     bool real_only = !with_aux || p_.evaluation.compare_without_aux;
     if (real_only) {
-      real = seg_->segment(query, imgs, masks);
-      rec["real"] = counts_json(data::count_iou(at_eval_size(real.mask), gt_eval));
+      real = seg_->segment(query, imgs, masks, {}, {}, eval_size_.request());
+      rec["real"] = counts_json(data::count_iou(eval_size_.prediction(real.mask), gt_eval));
     }
     if (with_aux) {
       std::vector<cv::Mat> all_i = imgs, all_m = masks;
@@ -452,8 +449,8 @@ class Runner {
       all_i.insert(all_i.end(), aux_imgs.begin(), aux_imgs.end());
       all_m.insert(all_m.end(), aux_masks.begin(), aux_masks.end());
       flags.resize(all_i.size(), 1);
-      aux = seg_->segment(query, all_i, all_m, flags);
-      rec["aux"] = counts_json(data::count_iou(at_eval_size(aux.mask), gt_eval));
+      aux = seg_->segment(query, all_i, all_m, flags, {}, eval_size_.request());
+      rec["aux"] = counts_json(data::count_iou(eval_size_.prediction(aux.mask), gt_eval));
     }
     // The trivial baselines on the same queries, so every report can say how far above them it is.
     rec["all_fg"] = counts_json(data::count_iou(cv::Mat(gt_eval.size(), CV_8UC1, cv::Scalar(1)), gt_eval));
@@ -478,21 +475,12 @@ class Runner {
 
   RunSummary evaluate_all() {
     data::EpisodeOptions eo;
-    eo.count = p_.dataset.episodes;
-    eo.seed = p_.seed;
-    eo.shots = p_.dataset.shots;
-    eo.sampling = data::parse_support_sampling(p_.dataset.support_sampling);
-    std::vector<data::Episode> episodes;
-    try {
-      episodes = data::make_episodes(*ds_, eo);
-    } catch (const std::exception& e) {
-      throw ConfigError(p_.where("dataset", "shots") + ": cannot draw episodes: " + e.what());
-    }
+    const std::vector<data::Episode> episodes = pipeline_episodes(p_, *ds_, eo);
     const auto record_file = [this](size_t index) { return out_ / "episodes" / (pad6(index) + ".json"); };
     std::vector<size_t> todo;
     std::unique_ptr<Progress> prog;
     if (team_.root() && !opt_.aggregate_only) {
-      write_json(out_ / "episodes.json", data::episodes_to_json(*ds_, episodes, eo));
+      write_json(out_ / "episodes.json", episodes_record(p_, *ds_, episodes, eo));
       size_t finished = 0;
       for (size_t i = 0; i < episodes.size(); ++i)
         if (fs::exists(record_file(episodes[i].index))) ++finished;
@@ -635,6 +623,7 @@ class Runner {
                     {"mode", "evaluate"},
                     {"difss_version", DIFSS_VERSION},
                     {"pipeline", p_.resolved_json()},
+                    {"protocol", protocol_record(p_)},
                     {"dataset", ds_->describe()},
                     {"plugins", plugins},
                     {"aux_per_support", per_support_},
@@ -649,6 +638,7 @@ class Runner {
                                 {"processes", team_.describe()},
                                 {"mean_episode_seconds", episodes.size() > skipped ? episode_seconds / double(episodes.size() - skipped) : 0.0}}}};
     if (ds_->kind() == "synthetic") results["note"] = kHonestyNote;
+    if (json seeds = per_seed_metrics(p_, *ds_, out_, episodes); !seeds.is_null()) results["per_seed"] = seeds;
     data::write_file_atomic(out_ / "episodes.csv", csv);
     write_json(out_ / "results.json", results);
     write_html_report(out_, results, grid_files);
@@ -695,6 +685,7 @@ class Runner {
   size_t generated_ = 0, fallbacks_ = 0;
   double gen_seconds_ = 0, load_seconds_ = 0;
   size_t declined_ = 0;  // supports a plugin declined with DIFSS_SKIP
+  EvaluationSize eval_size_;
 };
 
 }  // namespace

@@ -34,7 +34,7 @@ std::string shape_str(at::IntArrayRef s) {
   for (size_t i = 0; i < s.size(); ++i) o += (i ? ", " : "") + std::to_string(s[i]);
   return o + "]";
 }
-// BAM/HDMNet's test Resize: long side to S, short side scaled, both rounded down to multiples of 8.
+// BAM's test Resize (HDMNet's stretches instead): long side to S, short side scaled, both rounded down to multiples of 8.
 std::array<int64_t, 2> letterbox_size(int64_t h, int64_t w, int64_t S) {
   int64_t nh, nw;
   if (h >= w) nh = S, nw = int64_t(double(w) * (double(S) / double(h)));
@@ -91,8 +91,8 @@ sdk::Descriptor TorchScriptSegmenter::describe() {
   d.param(sdk::ParamDef::enumeration("output", {"logits2", "prob1", "logit1"}, "logits2",
                                      "Output: 2-channel logits (softmax), 1-channel probability, or 1-channel logit (sigmoid)."));
   d.param(sdk::ParamDef::enumeration("resize", {"stretch", "letterbox"}, "stretch",
-                                     "stretch: every image to S x S (HSNet); letterbox: long side to S rounded down to a "
-                                     "multiple of 8, top-left on a zero canvas, mask padding ignored (BAM/HDMNet's "
+                                     "stretch: every image to S x S (HSNet, HDMNet); letterbox: long side to S rounded down to a "
+                                     "multiple of 8, top-left on a zero canvas, mask padding ignored (BAM's "
                                      "evaluation Resize); the output is cropped back before resizing."));
   d.param(sdk::ParamDef::string("mean", "0.485,0.456,0.406", "Per-channel mean on RGB/255."));
   d.param(sdk::ParamDef::string("std", "0.229,0.224,0.225", "Per-channel standard deviation on RGB/255."));

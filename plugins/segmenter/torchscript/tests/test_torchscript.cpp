@@ -46,7 +46,7 @@ TEST_CASE("TorchScript adapter reproduces the traced module's Python output", "[
   CHECK(test::as_at(out2.prob).sizes() == at::IntArrayRef({90, 50}));
 }
 
-TEST_CASE("TorchScript adapter: letterbox resizing (BAM/HDMNet's evaluation Resize)", "[torchscript]") {
+TEST_CASE("TorchScript adapter: letterbox resizing (BAM's evaluation Resize)", "[torchscript]") {
   auto lb = test::make_plugin<TorchScriptSegmenter>({{"model", data("tiny_proto_k2_s64.pt")}, {"image_size", int64_t(64)},
                                                      {"shots", int64_t(2)}, {"resize", std::string("letterbox")}});
   test::SegmentCall call;

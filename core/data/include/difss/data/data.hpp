@@ -6,6 +6,7 @@
 #include "difss/data/class_names.hpp"
 #include "difss/data/dataset.hpp"
 #include "difss/data/dataset_check.hpp"
+#include "difss/data/episode_file.hpp"
 #include "difss/data/episodes.hpp"
 #include "difss/data/image_io.hpp"
 #include "difss/data/metrics.hpp"

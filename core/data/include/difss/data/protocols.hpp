@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <map>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -81,6 +82,39 @@ std::string hsnet_sample_name(std::string_view hsnet_name);
 // runner. Throws naming the episode and the name when the dataset lacks a sample.
 std::vector<Episode> to_dataset_episodes(const Dataset& dataset,
                                          const std::vector<NamedEpisode>& episodes);
+
+// BAM (chunbolang/BAM @ c0f935c, test.py + util/dataset.py SemData in 'val' mode). test.py seeds
+// with setup_seed(123) and draws its evaluation seeds with np.random.randint(0, 1000, val_num)
+// (5; HDMNet: 10). For each seed, setup_seed(seed) then 1000 episodes from a DataLoader without
+// shuffling, cycled over the data list (db_epoch passes). Episode `index` is data_list[index]:
+//   class  = label_class[random.randint(1, len(label_class)) - 1], label_class = the novel classes
+//            present in the query's label (np.unique order: ascending);
+//   supports: `shots` times { idx = randint(1, n) - 1 redrawn while it is the query or already
+//            chosen } over sub_class_file_list[class] (n entries); the first draw is always redrawn.
+// `random` is Python's, and with `workers` > 0 (the configs: 8) each DataLoader worker w has its own,
+// seeded base_seed + w, base_seed = an int64 torch draws from its generator (seeded with the
+// evaluation seed) at every pass; with 0 workers the main process's, seeded once with the seed.
+// The model receives the supports in reverse order (SemData concatenates each new one in front).
+struct BamListItem {
+  std::string image, label;       // as data_list_<split>.txt spells them
+  std::vector<int> novel_classes; // the novel classes present in the label, ascending
+};
+struct BamLists {
+  std::vector<BamListItem> data_list;  // file order
+  // sub_class_file_list_<split>.txt: class -> (image, label) entries, in file order
+  std::map<int, std::vector<std::pair<std::string, std::string>>> class_files;
+};
+// np.random.seed(manual_seed); np.random.randint(0, 1000, count).
+std::vector<std::uint32_t> bam_test_seeds(std::uint32_t manual_seed = 123, std::size_t count = 5);
+// The episodes of one evaluation seed; NamedEpisode::query / supports are the image paths as the
+// lists spell them, class_id the chosen class. `count` 0 means BAM's 1000.
+std::vector<NamedEpisode> bam_test_episodes(const BamLists& lists, int shots, std::uint32_t seed,
+                                            int workers = 8, std::size_t count = 0);
+// The two list files: "IMAGE LABEL" lines, and the Python dict literal {class: [[image, label], ...]}
+// (read, never evaluated). Throw naming the file and what is wrong.
+std::vector<std::pair<std::string, std::string>> read_bam_data_list(const std::filesystem::path& path);
+std::map<int, std::vector<std::pair<std::string, std::string>>> read_bam_class_files(
+    const std::filesystem::path& path);
 
 // "class\tquery\tsupport;support\n" per episode, and FNV-1a 64 of it: how the committed
 // reference sequences fingerprint a whole list.

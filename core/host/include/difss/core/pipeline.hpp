@@ -62,6 +62,7 @@ struct DatasetSection {
   std::string split;
   int shots = 0;
   size_t episodes = 0;  // 0 = the protocol's default
+  std::string episodes_file;  // absolute when given: a fixed episode list ("" = drawn)
   std::string support_sampling;
   nlohmann::json options = nlohmann::json::object();  // reader-specific, checked by the reader
 };
@@ -74,11 +75,14 @@ struct GeneratorSection {
   std::filesystem::path aux_dir;  // absolute
   std::string prompt;             // template; {class} is replaced by the class name
   std::string negative_prompt;
+  bool official_bugs = false;     // FSSpregenerate.py's FSS-1000 class name in the prompt
 };
 
 // [evaluation]
 struct EvaluationSection {
-  std::string eval_size;  // "label" | "input"
+  std::string protocol;   // a bundle of protocol.hpp ("none" | "hsnet" | ...)
+  std::string protocol_lists;  // absolute when given: BAM's fss_list/val folder
+  std::string eval_size;  // "label" | "model_input" | "input" (evaluation_size.hpp)
   bool compare_without_aux = false;
   int grids = 0;
   int input_size = 0;
@@ -99,6 +103,10 @@ struct Pipeline : PipelineSection {
   int aux_per_support() const { return generator ? aux.per_support : 0; }
   // The final texts the sampler receives for a class.
   std::string prompt_for(const std::string& class_name) const;
+  // The class name the prompt says for a class of `class_set`: its own, or under [generator]
+  // official_bugs (or the [condition]'s official_bugs parameter) FSSpregenerate.py's "taxi" for
+  // every FSS-1000 class.
+  std::string prompt_class_name(const std::string& class_name, const std::string& class_set) const;
   const std::string& negative_prompt() const { return aux.negative_prompt; }
 
   // The pipeline with every default filled: written to results.json / resolved.toml.

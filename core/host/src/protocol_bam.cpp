@@ -1,0 +1,150 @@
+// BAM's and HDMNet's test protocol in a run: their lists, seeds and per-seed numbers; see
+// protocol.hpp and docs/PROTOCOLS.md.
+#include "protocol_bam.hpp"
+
+#include <difss/data/dataset.hpp>
+#include <difss/data/image_io.hpp>
+#include <difss/data/metrics.hpp>
+#include <difss/data/protocols.hpp>
+#include <difss/data/splits.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <limits>
+#include <map>
+
+#include "difss/core/errors.hpp"
+#include "difss/core/protocol.hpp"
+
+namespace difss {
+namespace detail {
+namespace {
+
+std::size_t bam_seed_count(const std::string& protocol) { return protocol == "hdmnet" ? 10 : 5; }
+
+}  // namespace
+
+std::vector<std::uint32_t> bam_seeds(const Pipeline& p) {
+  if (p.key_locs.count("pipeline.seed")) {
+    if (p.seed > std::numeric_limits<std::uint32_t>::max())
+      throw ConfigError(p.where("pipeline", "seed") + ": [evaluation] protocol \"" + p.evaluation.protocol +
+                        "\" seeds torch's generator and Python's random with a seed below 2^32");
+    return {static_cast<std::uint32_t>(p.seed)};
+  }
+  return data::bam_test_seeds(123, bam_seed_count(p.evaluation.protocol));
+}
+
+namespace {
+
+// BAM's lists for the run's fold, with each entry's novel classes read from its label.
+data::BamLists bam_lists(const Pipeline& p, const data::Dataset& ds) {
+  const std::string& name = p.evaluation.protocol;
+  const auto where = p.where("evaluation", "protocol_lists");
+  if (ds.kind() != "pascal5i")
+    throw ConfigError(p.where("evaluation", "protocol") + ": [evaluation] protocol \"" + name +
+                      "\" is reproduced for pascal5i only (BAM's COCO splits are not difss's coco20i folds); "
+                      "dataset kind '" + ds.kind() + "'");
+  if (p.evaluation.protocol_lists.empty())
+    throw ConfigError(where + ": [evaluation] protocol \"" + name +
+                      "\" needs protocol_lists = the folder of BAM's lists/pascal/fss_list/val (data_list_<fold>.txt, "
+                      "sub_class_file_list_<fold>.txt): the episodes follow their order");
+  const std::filesystem::path dir = p.evaluation.protocol_lists;
+  const std::string fold = std::to_string(p.dataset.fold);
+  data::BamLists lists;
+  std::map<std::string, std::filesystem::path> label_of;  // image stem -> its label file in the dataset
+  for (const auto& smp : ds.samples()) label_of.emplace(smp.image_path.stem().string(), smp.mask_path);
+  try {
+    lists.class_files = data::read_bam_class_files(dir / ("sub_class_file_list_" + fold + ".txt"));
+    for (const auto& [image, label] : data::read_bam_data_list(dir / ("data_list_" + fold + ".txt"))) {
+      const std::string stem = std::filesystem::path(image).stem().string();
+      auto it = label_of.find(stem);
+      if (it == label_of.end())
+        throw std::invalid_argument("the dataset has no sample of image '" + stem + "' (" + image +
+                                    "); BAM draws any novel class present in a query, so open pascal5i with every "
+                                    "val pair: no split_dir, options = { min_pixels = 1 }");
+      const auto hist = data::label_histogram(data::read_label_png(it->second));
+      data::BamListItem item{image, label, {}};
+      for (const auto& c : ds.classes())
+        if (hist[std::size_t(c.id)] > 0) item.novel_classes.push_back(c.id);
+      lists.data_list.push_back(std::move(item));
+    }
+  } catch (const std::exception& e) {
+    throw ConfigError(where + ": [evaluation] protocol \"" + name + "\": " + e.what());
+  }
+  return lists;
+}
+
+}  // namespace
+
+std::vector<data::Episode> bam_episodes(const Pipeline& p, const data::Dataset& ds) {
+  const data::BamLists lists = bam_lists(p, ds);
+  std::vector<data::Episode> out;
+  try {
+    for (std::uint32_t seed : bam_seeds(p)) {
+      auto named = data::bam_test_episodes(lists, p.dataset.shots, seed, kBamWorkers, p.dataset.episodes);
+      for (auto& e : named) {  // BAM's image paths -> difss sample names (the image id)
+        e.query = std::filesystem::path(e.query).stem().string();
+        for (auto& s : e.supports) s = std::filesystem::path(s).stem().string();
+      }
+      for (auto& e : data::to_dataset_episodes(ds, named)) {
+        e.index = out.size();
+        out.push_back(std::move(e));
+      }
+    }
+  } catch (const std::exception& e) {
+    throw ConfigError(p.where("evaluation", "protocol") + ": [evaluation] protocol \"" + p.evaluation.protocol +
+                      "\": " + e.what());
+  }
+  return out;
+}
+
+}  // namespace detail
+
+nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds, const std::filesystem::path& run_dir,
+                                const std::vector<data::Episode>& episodes) {
+  const ProtocolBundle& b = protocol_bundle(p.evaluation.protocol);
+  if (b.sampler != "bam" || !p.dataset.episodes_file.empty()) return nullptr;
+  const std::vector<std::uint32_t> seeds = detail::bam_seeds(p);
+  const std::size_t per_seed = episodes.size() / seeds.size();
+  nlohmann::json out = {{"seeds", seeds}, {"episodes_per_seed", per_seed}};
+  for (const char* which : {"real", "aux"}) {
+    nlohmann::json rows = nlohmann::json::array();
+    double sum_miou = 0, sum_fbiou = 0, best_miou = -1, best_fbiou = -1;
+    for (std::size_t k = 0; k < seeds.size(); ++k) {
+      data::IoUAccumulator acc(ds.class_ids());
+      for (std::size_t i = k * per_seed; i < (k + 1) * per_seed; ++i) {
+        char name[32];
+        std::snprintf(name, sizeof name, "%06zu.json", i);
+        std::ifstream in(run_dir / "episodes" / name);
+        if (!in) continue;
+        const nlohmann::json rec = nlohmann::json::parse(in);
+        if (!rec.contains(which)) continue;
+        const auto& c = rec[which];
+        data::IoUCounts counts;
+        counts.inter[0] = c.at("inter_bg");
+        counts.uni[0] = c.at("union_bg");
+        counts.inter[1] = c.at("inter_fg");
+        counts.uni[1] = c.at("union_fg");
+        acc.add_counts(episodes[i].class_id, counts);
+      }
+      if (acc.episodes() == 0) break;
+      std::uint64_t inter = 0, uni = 0;  // BAM's pIoU: the foreground IoU of all the seed's counts
+      for (const auto& r : acc.per_class()) inter += r.counts.inter[1], uni += r.counts.uni[1];
+      rows.push_back({{"seed", seeds[k]}, {"miou", acc.miou()}, {"fbiou", acc.fbiou()},
+                      {"piou", uni ? double(inter) / double(uni) : 0.0}, {"episodes", acc.episodes()}});
+      sum_miou += acc.miou();
+      sum_fbiou += acc.fbiou();
+      best_miou = std::max(best_miou, acc.miou());
+      best_fbiou = std::max(best_fbiou, acc.fbiou());
+    }
+    if (rows.size() != seeds.size()) continue;
+    const double n = double(seeds.size());
+    out[which == std::string("real") ? "real_only" : "with_aux"] = {
+        {"per_seed", rows}, {"mean_miou", sum_miou / n}, {"mean_fbiou", sum_fbiou / n},
+        {"best_miou", best_miou}, {"best_fbiou", best_fbiou}};
+  }
+  return out;
+}
+
+}  // namespace difss

@@ -1,0 +1,28 @@
+// The BAM / HDMNet protocols' host side (protocol_bam.cpp), for protocol.cpp.
+#pragma once
+
+#include <difss/data/episodes.hpp>
+
+#include <cstdint>
+#include <vector>
+
+#include "difss/core/pipeline.hpp"
+
+namespace difss {
+namespace data {
+class Dataset;
+}
+namespace detail {
+
+constexpr int kBamWorkers = 8;  // `workers: 8` in every BAM / HDMNet config
+
+// The evaluation seeds: BAM's five / HDMNet's ten from val_manual_seed 123, or the one written as
+// [pipeline] seed.
+std::vector<std::uint32_t> bam_seeds(const Pipeline& p);
+
+// BAM's test episodes for every evaluation seed, one after the other (seed k: episodes k * n ..
+// k * n + n - 1), as indices into the dataset; ConfigErrors name the key.
+std::vector<data::Episode> bam_episodes(const Pipeline& p, const data::Dataset& ds);
+
+}  // namespace detail
+}  // namespace difss

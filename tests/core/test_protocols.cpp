@@ -1,0 +1,395 @@
+// [evaluation] protocol through difss-host: with protocol = "hsnet" and seed 0 the episodes a run
+// writes (episodes/NNNNNN.json) are HSNet test.py's, checked against the sequences dumped from the
+// official code (core/data/tests/data/hsnet_episodes) on dataset folders of tiny stand-in images
+// made here from HSNet's split lists; the resolved bundle in results.json; episodes_file.
+#include <difss/data/protocols.hpp>
+#include <difss/data/splits.hpp>
+
+#include <nlohmann/json.hpp>
+#include <opencv2/imgcodecs.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "shared_data.hpp"
+#include "test_helpers.hpp"
+
+using namespace difss::test;
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const fs::path kSplits = "ref/hsnet-splits";
+
+json read(const fs::path& f) {
+  std::ifstream in(f);
+  return json::parse(in);
+}
+
+std::string plugins() { return std::string("--plugin-path ") + DIFSS_TEST_PLUGIN_DIR + " "; }
+
+void write_bytes(const fs::path& p, const std::vector<uchar>& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+}
+
+std::vector<uchar> encoded(const std::string& ext, const cv::Mat& m) {
+  std::vector<uchar> out;
+  REQUIRE(cv::imencode(ext, m, out));
+  return out;
+}
+
+// An 8x8 grey label PNG whose first pixels hold the given labels (the rest 0).
+std::vector<uchar> label_png(const std::set<int>& labels) {
+  cv::Mat m(8, 8, CV_8UC1, cv::Scalar(0));
+  int k = 0;
+  for (int v : labels) m.ptr<uchar>()[k++ % 64] = uchar(v);
+  return encoded(".png", m);
+}
+
+std::vector<uchar> standin_jpeg() { return encoded(".jpg", cv::Mat(8, 8, CV_8UC3, cv::Scalar(90, 120, 150))); }
+
+// VOC2012/JPEGImages + SegmentationClassAug for every image of HSNet's four PASCAL val lists.
+fs::path make_voc(const fs::path& root) {
+  std::map<std::string, std::set<int>> labels;
+  for (int f = 0; f < 4; ++f)
+    for (const auto& p : difss::data::read_hsnet_pascal_list(shared_dir() / kSplits / "pascal/val" /
+                                                              ("fold" + std::to_string(f) + ".txt")))
+      labels[p.image].insert(p.class_id);
+  const auto jpeg = standin_jpeg();
+  const fs::path voc = root / "VOC2012";
+  for (const auto& [id, cls] : labels) {
+    write_bytes(voc / "JPEGImages" / (id + ".jpg"), jpeg);
+    write_bytes(voc / "SegmentationClassAug" / (id + ".png"), label_png(cls));
+  }
+  return voc;
+}
+
+// COCO2014 val2014/ + annotations/val2014/ for every image of HSNet's COCO fold-0 val list.
+fs::path make_coco_fold0(const fs::path& root) {
+  std::map<std::string, std::set<int>> labels;
+  for (const auto& [c0, images] : difss::data::read_hsnet_coco_split(shared_dir() / kSplits / "coco/val/fold0.txt"))
+    for (const auto& rel : images) labels[rel].insert(c0 + 1);
+  const auto jpeg = standin_jpeg();
+  for (const auto& [rel, cls] : labels) {
+    write_bytes(root / rel, jpeg);
+    write_bytes(root / "annotations" / (rel.substr(0, rel.size() - 4) + ".png"), label_png(cls));
+  }
+  return root;
+}
+
+// FSS-1000/<class>/1..10.jpg + .png for the 240 test classes.
+fs::path make_fss(const fs::path& root) {
+  const auto jpeg = standin_jpeg();
+  const auto png = encoded(".png", cv::Mat(8, 8, CV_8UC1, cv::Scalar(255)));
+  for (const auto& c : difss::data::read_lines(shared_dir() / kSplits / "fss/test.txt"))
+    for (int n = 1; n <= 10; ++n) {
+      write_bytes(root / "FSS-1000" / c / (std::to_string(n) + ".jpg"), jpeg);
+      write_bytes(root / "FSS-1000" / c / (std::to_string(n) + ".png"), png);
+    }
+  return root;
+}
+
+std::string protocol_pipeline(const fs::path& out, const std::string& kind, const fs::path& root, int fold, int shots,
+                              const std::string& extra = "") {
+  return "[pipeline]\nname = \"proto\"\nthreads = 1\noutput = \"" + out.string() + "\"\n[dataset]\nkind = \"" + kind +
+         "\"\nroot = \"" + root.string() + "\"\nsplit_dir = \"" + (shared_dir() / kSplits).string() +
+         "\"\nsplit = \"" + (kind == "fss1000" ? "test" : "val") + "\"\nfold = " + std::to_string(fold) +
+         "\nshots = " + std::to_string(shots) +
+         "\n[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n[evaluation]\nprotocol = \"hsnet\"\ngrids = 0\n" +
+         extra;
+}
+
+// The name HSNet gives a difss sample name (COCO and FSS-1000 images keep their ".jpg").
+std::string hsnet_name(const std::string& benchmark, const std::string& name) {
+  return benchmark == "pascal" ? name : name + ".jpg";
+}
+
+std::string hex64(std::uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// Runs the pipeline and compares every episodes/NNNNNN.json with the committed official sequence.
+void check_run_against_reference(const TempDir& tmp, const std::string& kind, const fs::path& root,
+                                 const std::string& ref_name) {
+  const json ref = read(source_dir() / "core/data/tests/data/hsnet_episodes" / (ref_name + ".json"));
+  const std::string bench = ref.at("benchmark");
+  const int fold = ref.at("fold"), shots = ref.at("shots");
+  INFO(ref_name);
+  const fs::path out = tmp.path / ("run-" + ref_name);
+  const auto p = tmp.write(ref_name + ".toml", protocol_pipeline(out, kind, root, fold, shots));
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  const std::size_t n = ref.at("episodes");
+  std::vector<difss::data::NamedEpisode> ours;
+  for (std::size_t i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%06zu.json", i);
+    const json rec = read(out / "episodes" / name);
+    difss::data::NamedEpisode e{rec.at("class_id"), hsnet_name(bench, rec.at("query")), {}};
+    for (const auto& s : rec.at("supports")) e.supports.push_back(hsnet_name(bench, s.get<std::string>()));
+    ours.push_back(std::move(e));
+  }
+  char extra[32];
+  std::snprintf(extra, sizeof extra, "%06zu.json", n);
+  CHECK_FALSE(fs::exists(out / "episodes" / extra));
+  const json& first = ref.at("first");
+  for (std::size_t i = 0; i < first.size(); ++i) {
+    INFO("episode " << i);
+    REQUIRE(ours[i] == (difss::data::NamedEpisode{first[i].at(0), first[i].at(1),
+                                                    first[i].at(2).get<std::vector<std::string>>()}));
+  }
+  CHECK(hex64(difss::data::fnv1a64(difss::data::canonical_text(ours))) == ref.at("fnv1a64").get<std::string>());
+  const json res = read(out / "results.json");
+  CHECK(res["protocol"]["name"] == "hsnet");
+  CHECK(res["protocol"]["sampler"] == "hsnet");
+  CHECK(res["pipeline"]["evaluation"]["eval_size"] == "model_input");
+  CHECK(res["counts"]["episodes"] == n);
+  fs::remove_all(out);
+}
+
+}  // namespace
+
+TEST_CASE("protocol hsnet: a PASCAL-5i run writes HSNet's episodes, every fold, 1 and 5 shots", "[slow][shared]") {
+  DIFSS_REQUIRE_SHARED(kSplits);
+  TempDir tmp;
+  const fs::path voc = make_voc(tmp.path / "voc");
+  for (int fold = 0; fold < 4; ++fold)
+    for (int shots : {1, 5})
+      check_run_against_reference(tmp, "pascal5i", voc,
+                                  "pascal_fold" + std::to_string(fold) + "_" + std::to_string(shots) + "shot");
+}
+
+TEST_CASE("protocol hsnet: FSS-1000 (2400 episodes) and COCO-20i fold 0 runs write HSNet's episodes", "[slow][shared]") {
+  DIFSS_REQUIRE_SHARED(kSplits);
+  TempDir tmp;
+  const fs::path fss = make_fss(tmp.path / "fss");
+  for (const char* ref : {"fss_test_1shot", "fss_test_5shot"}) check_run_against_reference(tmp, "fss1000", fss, ref);
+  const fs::path coco = make_coco_fold0(tmp.path / "coco");
+  for (const char* ref : {"coco_fold0_1shot", "coco_fold0_5shot"}) check_run_against_reference(tmp, "coco20i", coco, ref);
+}
+
+TEST_CASE("protocol hsnet: the first PASCAL-5i episodes of a short run are HSNet's; bundle recorded", "[shared]") {
+  DIFSS_REQUIRE_SHARED(kSplits);
+  TempDir tmp;
+  const fs::path voc = make_voc(tmp.path / "voc");
+  const fs::path out = tmp.path / "out";
+  // 40 episodes: a prefix of the 1000 (the key [dataset] episodes overrides the bundle's count).
+  std::string text = protocol_pipeline(out, "pascal5i", voc, 2, 5, "input_size = 32\n");
+  text.replace(text.find("shots = 5"), 9, "shots = 5\nepisodes = 40");
+  const auto p = tmp.write("p.toml", text);
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  // The test segmenter predicts at the query's size: said once, then nearest-resized to 32 x 32.
+  CHECK_THAT(r.output, Catch::Contains("not at input_size 32x32"));
+  const json ref = read(source_dir() / "core/data/tests/data/hsnet_episodes/pascal_fold2_5shot.json");
+  for (std::size_t i = 0; i < 40; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%06zu.json", i);
+    const json rec = read(out / "episodes" / name);
+    INFO("episode " << i);
+    CHECK(rec["class_id"] == ref["first"][i][0]);
+    CHECK(rec["query"] == ref["first"][i][1]);
+    CHECK(rec["supports"] == ref["first"][i][2]);
+  }
+  CHECK_FALSE(fs::exists(out / "episodes/000040.json"));
+  const json res = read(out / "results.json");
+  const json& b = res["protocol"];
+  CHECK(b["name"] == "hsnet");
+  CHECK(b["episodes"] == 40);
+  CHECK(b["eval_size"] == "model_input");
+  CHECK(b["input_size"] == 32);
+  CHECK(b["overridden"] == json::array({"input_size"}));
+  CHECK(b["source"].get<std::string>().find("juhongm999/hsnet") != std::string::npos);
+  // Scored at 32 x 32: predicting every pixel as object, the union is all 32 * 32 pixels (no
+  // boundary pixels in the stand-ins).
+  CHECK(read(out / "episodes/000000.json")["all_fg"]["union_fg"] == 32 * 32);
+  const json list = read(out / "episodes.json");
+  CHECK(list["protocol"] == "hsnet");
+  CHECK(list["episodes"].size() == 40);
+}
+
+TEST_CASE("protocol hsnet refuses what HSNet's loader cannot do, naming the key") {
+  TempDir tmp;
+  auto synth = tmp.write("s.toml", "[pipeline]\noutput = \"" + (tmp.path / "o").string() +
+                                       "\"\n[dataset]\nkind = \"synthetic\"\n[segmenter]\nplugin = "
+                                       "\"org.difss.test.color-segmenter\"\n[evaluation]\nprotocol = \"hsnet\"\n");
+  Exec r = run_host(plugins() + "--pipeline " + synth.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains("protocol \"hsnet\"") && Catch::Contains("'synthetic'"));
+  auto typo = tmp.write("t.toml", "[dataset]\nkind = \"synthetic\"\n[segmenter]\nplugin = \"x\"\n[evaluation]\nprotocol = \"hsnt\"\n");
+  r = run_host("validate " + typo.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains("did you mean 'hsnet'"));
+}
+
+TEST_CASE("episodes_file: a run evaluates the episodes another run wrote (JSON and text), same metrics") {
+  TempDir tmp;
+  auto pipeline = [&](const fs::path& out, const std::string& dataset_extra) {
+    return "[pipeline]\nseed = 3\nthreads = 1\noutput = \"" + out.string() +
+           "\"\n[dataset]\nkind = \"synthetic\"\nshots = 2\nepisodes = 9\n" + dataset_extra +
+           "options = { classes = 3, images_per_class = 5, size = 32 }\n"
+           "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n[evaluation]\ngrids = 0\n";
+  };
+  // Runs `name`.toml and returns the episode list it wrote.
+  auto run_ok = [&](const std::string& name, const std::string& text) {
+    const auto file = tmp.write(name + ".toml", text);
+    Exec r = run_host(plugins() + "--pipeline " + file.string());
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    return read(tmp.path / name / "episodes.json");
+  };
+  const json first = run_ok("a", pipeline(tmp.path / "a", ""));
+  // The same episodes from the first run's list, under another seed that would draw others.
+  auto b_text = pipeline(tmp.path / "b", "episodes_file = \"a/episodes.json\"\n");
+  b_text.replace(b_text.find("seed = 3"), 8, "seed = 77");
+  b_text.replace(b_text.find("episodes = 9\n"), 13, "");
+  const json second = run_ok("b", b_text);
+  REQUIRE(second["episodes"].size() == 9);
+  for (std::size_t i = 0; i < 9; ++i) {
+    CHECK(second["episodes"][i]["query_name"] == first["episodes"][i]["query_name"]);
+    CHECK(second["episodes"][i]["support_names"] == first["episodes"][i]["support_names"]);
+  }
+  CHECK(read(tmp.path / "b/results.json")["metrics"] == read(tmp.path / "a/results.json")["metrics"]);
+  CHECK(read(tmp.path / "b/results.json")["protocol"]["sampler"] == "episodes_file");
+  // The text form (class, query, supports by name), a prefix of 4.
+  std::string lines = "# class\tquery\tsupports\n";
+  for (std::size_t i = 0; i < 4; ++i) {
+    const auto& e = first["episodes"][i];
+    lines += std::to_string(e["class_id"].get<int>()) + "\t" + e["query_name"].get<std::string>() + "\t" +
+             e["support_names"][0].get<std::string>() + ";" + e["support_names"][1].get<std::string>() + "\n";
+  }
+  tmp.write("list.tsv", lines);
+  std::string c_text = pipeline(tmp.path / "c", "episodes_file = \"list.tsv\"\n");
+  c_text.replace(c_text.find("episodes = 9"), 12, "episodes = 4");
+  const json third = run_ok("c", c_text);
+  REQUIRE(third["episodes"].size() == 4);
+  for (std::size_t i = 0; i < 4; ++i) CHECK(third["episodes"][i]["supports"] == first["episodes"][i]["supports"]);
+  // A name the dataset does not have is an error naming the file and the name.
+  tmp.write("bad.tsv", "1\tno_such_image\tnone\n");
+  const auto d = tmp.write("d.toml", pipeline(tmp.path / "d", "episodes_file = \"bad.tsv\"\n"));
+  Exec rd = run_host(plugins() + "--pipeline " + d.string());
+  CHECK(rd.code == 2);
+  CHECK_THAT(rd.output, Catch::Contains("bad.tsv") && Catch::Contains("no_such_image"));
+}
+
+TEST_CASE("protocol bam: a PASCAL-5i run evaluates BAM's episodes for its five seeds, reports per seed, mean, best") {
+  // The stand-in lists and the sequences dumped from BAM's own SemData + DataLoader
+  // (core/data/tests/data/bam_episodes/README.md), on a VOC folder made from them.
+  const fs::path ref_dir = source_dir() / "core/data/tests/data/bam_episodes";
+  const json ref = read(ref_dir / "bam_sequences.json");
+  TempDir tmp;
+  const fs::path voc = tmp.path / "VOC2012";
+  const auto jpeg = standin_jpeg();
+  std::string ids;
+  for (const auto& [label, classes] : ref.at("labels").items()) {
+    const std::string id = fs::path(label).stem().string();
+    write_bytes(voc / "JPEGImages" / (id + ".jpg"), jpeg);
+    const auto cls = classes.get<std::vector<int>>();
+    write_bytes(voc / "SegmentationClassAug" / (id + ".png"), label_png({cls.begin(), cls.end()}));
+    ids += id + "\n";
+  }
+  tmp.write("VOC2012/ImageSets/Segmentation/val.txt", ids);
+  const fs::path out = tmp.path / "out";
+  const auto p = tmp.write("bam.toml", "[pipeline]\nthreads = 1\noutput = \"" + out.string() +
+                                           "\"\n[dataset]\nkind = \"pascal5i\"\nroot = \"" + voc.string() +
+                                           "\"\nfold = 0\nshots = 1\nepisodes = 60\noptions = { min_pixels = 1 }\n"
+                                           "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
+                                           "[evaluation]\nprotocol = \"bam\"\nprotocol_lists = \"" + ref_dir.string() +
+                                           "\"\ngrids = 0\n");
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  std::size_t block = 0;
+  for (const auto& run : ref.at("runs")) {
+    if (run.at("shots") != 1 || run.at("workers") != 8) continue;
+    INFO("seed " << run.at("seed"));
+    for (std::size_t i = 0; i < 60; ++i) {
+      char name[32];
+      std::snprintf(name, sizeof name, "%06zu.json", block * 60 + i);
+      const json rec = read(out / "episodes" / name);
+      const json& e = run.at("first")[i];
+      INFO("episode " << i);
+      REQUIRE(rec["class_id"] == e[0]);
+      REQUIRE(rec["query"] == fs::path(e[1].get<std::string>()).stem().string());
+      REQUIRE(rec["supports"][0] == fs::path(e[2][0].get<std::string>()).stem().string());
+    }
+    ++block;
+  }
+  CHECK(block == 5);
+  CHECK_FALSE(fs::exists(out / "episodes/000300.json"));
+  const json res = read(out / "results.json");
+  CHECK(res["protocol"]["seeds"] == json::array({510, 365, 382, 322, 988}));
+  CHECK(res["protocol"]["eval_size"] == "label");
+  const json& seeds = res["per_seed"]["real_only"];
+  REQUIRE(seeds["per_seed"].size() == 5);
+  double sum = 0, best = 0;
+  for (const auto& s : seeds["per_seed"]) {
+    CHECK(s["episodes"] == 60);
+    sum += s["miou"].get<double>();
+    best = std::max(best, s["miou"].get<double>());
+  }
+  CHECK(seeds["mean_miou"].get<double>() == Approx(sum / 5));
+  CHECK(seeds["best_miou"].get<double>() == best);
+  // Without the lists, or on another dataset kind, the run is refused naming the key.
+  auto no_lists = tmp.write("n.toml", "[pipeline]\noutput = \"" + (tmp.path / "n").string() +
+                                          "\"\n[dataset]\nkind = \"pascal5i\"\nroot = \"" + voc.string() +
+                                          "\"\noptions = { min_pixels = 1 }\n[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
+                                          "[evaluation]\nprotocol = \"bam\"\n");
+  r = run_host(plugins() + "--pipeline " + no_lists.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains("protocol_lists"));
+}
+
+TEST_CASE("official_bugs: a COCO generate run finishes skipping classes > 20 with a count; FSS-1000 prompts say 'taxi'") {
+  TempDir tmp;
+  const auto jpeg = encoded(".jpg", cv::Mat(16, 16, CV_8UC3, cv::Scalar(90, 120, 150)));
+  // COCO-20i fold 0 (classes 1, 5, ..., 77): three images with class 1 and classes above 20.
+  const std::vector<std::set<int>> coco_labels = {{1, 25}, {1, 41}, {5, 77}};
+  for (std::size_t i = 0; i < coco_labels.size(); ++i) {
+    const std::string stem = "val2014/COCO_val2014_00000000000" + std::to_string(i);
+    write_bytes(tmp.path / "coco" / (stem + ".jpg"), jpeg);
+    cv::Mat m(16, 16, CV_8UC1, cv::Scalar(0));
+    int k = 0;
+    for (int c : coco_labels[i]) m.rowRange(4 * k, 4 * k + 4).setTo(c), ++k;
+    write_bytes(tmp.path / "coco/annotations" / (stem + ".png"), encoded(".png", m));
+  }
+  auto generate = [&](const std::string& name, const std::string& dataset) {
+    const auto p = tmp.write(name + ".toml", "[pipeline]\nmode = \"generate\"\nthreads = 1\nlog_level = \"debug\"\noutput = \"" +
+                                                 (tmp.path / name).string() + "\"\n[dataset]\n" + dataset +
+                                                 "[condition]\nplugin = \"org.difss.condition.seg-palette\"\n"
+                                                 "params = { official_bugs = true, resolution = 64 }\n"
+                                                 "[generator]\nplugin = \"org.difss.test.noise-sampler\"\nper_support = 1\n");
+    Exec r = run_host(plugins() + "--pipeline " + p.string());
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    return read(tmp.path / name / "results.json");
+  };
+  const json coco = generate("coco", "kind = \"coco20i\"\nroot = \"" + (tmp.path / "coco").string() +
+                                         "\"\noptions = { min_pixels = 1 }\n");
+  // all six pairs are fold 0's; those of 25, 41 and 77 are declined (no control), counted
+  CHECK(coco["counts"]["pairs"] == 6);
+  CHECK(coco["counts"]["done"] == 6);
+  CHECK(coco["counts"]["declined"] == 3);
+  CHECK(coco["counts"]["generated_images"] == 3);
+  CHECK(coco["counts"]["skipped"] == 0);
+  // FSS-1000: every class prompted as FSSpregenerate.py's binarised label 1, "taxi".
+  for (const char* c : {"eiffel_tower", "apple"})
+    for (int n = 1; n <= 2; ++n) {
+      write_bytes(tmp.path / "fss" / c / (std::to_string(n) + ".jpg"), jpeg);
+      write_bytes(tmp.path / "fss" / c / (std::to_string(n) + ".png"), encoded(".png", cv::Mat(16, 16, CV_8UC1, cv::Scalar(255))));
+    }
+  const json fss = generate("fss", "kind = \"fss1000\"\nroot = \"" + (tmp.path / "fss").string() + "\"\n");
+  CHECK(fss["counts"]["generated_images"] == 4);
+  std::ifstream in(tmp.path / "fss/run.log");
+  const std::string log((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK_THAT(log, Catch::Contains("images for 'a real shot photo of taxi,, best quality, extremely detailed'") &&
+                      !Catch::Contains("photo of apple") && !Catch::Contains("photo of eiffel"));
+}
