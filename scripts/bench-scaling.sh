@@ -5,9 +5,11 @@
 # Layouts, interleaved round by round: 1 process x 2 threads, 1 rank x 1 thread, 2 ranks x 1
 # thread. Prints each run's wall time and the median items/s per layout.
 #   bash scripts/bench-scaling.sh [ROUNDS=3]
+# GEN_IMAGES=K generates for K images per class instead of the demo's 20 (5 classes: 5K pairs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
+GEN_IMAGES=${GEN_IMAGES:-20}
 HOST=./build/bin/difss-host
 MPIRUN=(mpirun --oversubscribe)
 [ "$(id -u)" -eq 0 ] && MPIRUN+=(--allow-run-as-root)
@@ -17,7 +19,10 @@ trap 'rm -rf "$WORK"' EXIT
 make_pipeline() {  # SRC MODE OUT -> pipeline file with its output (and mode) replaced
   local src=$1 mode=$2 out=$3 f="$WORK/$(basename "$3").toml"
   sed -e "s#^output = .*#output = \"$out\"#" "$src" > "$f"
-  if [ "$mode" = generate ]; then sed -i -e 's#^\[pipeline\]#[pipeline]\nmode = "generate"#' -e '/^\[segmenter\]/,$d' "$f"; fi
+  if [ "$mode" = generate ]; then
+    sed -i -e 's#^\[pipeline\]#[pipeline]\nmode = "generate"#' -e '/^\[segmenter\]/,$d' \
+        -e "s#images_per_class = 20#images_per_class = $GEN_IMAGES#" "$f"
+  fi
   # relative paths in the source config are relative to configs/
   sed -i -e "s#\"\.\./\.\./shared#\"$(realpath ..)/shared#g" "$f"
   echo "$f"
@@ -44,7 +49,7 @@ run_layout() {  # NAME WORKLOAD SRC MODE ITEMS ROUND
 
 for r in $(seq 1 "$ROUNDS"); do
   for layout in proc-2t mpi-1x1 mpi-2x1; do
-    run_layout "$layout" generate configs/demo.toml generate 100 "$r"
+    run_layout "$layout" generate configs/demo.toml generate $((5 * GEN_IMAGES)) "$r"
     if [ -d ../shared/data/coco128-seg ]; then
       run_layout "$layout" evaluate configs/coco128-prototype.toml evaluate 355 "$r"
     fi
