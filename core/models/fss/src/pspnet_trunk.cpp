@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace difss::fss {
@@ -119,15 +120,60 @@ at::Tensor PSPNetTrunk::layer(int index, const at::Tensor& x) const {
   return y;
 }
 
-at::Tensor PSPNetTrunk::cls_features(const at::Tensor& x, bool relu) const {
-  static const int64_t bins[4] = {1, 2, 3, 6};
-  std::vector<at::Tensor> parts{x};
-  for (size_t i = 0; i < 4; ++i) {
-    at::Tensor p = at::adaptive_avg_pool2d(x, {bins[i], bins[i]});
-    p = at::relu(ppm_bn_[i](ppm_conv_[i](p)));
-    parts.push_back(resize_bilinear_ac(p, x.size(2), x.size(3)));
+namespace {
+
+// Rows of the bilinear (align_corners) interpolation matrix from n to N samples, shifted by
+// `shift` with zero fill (the 3x3 conv's zero padding): [N, n].
+at::Tensor interp_matrix(int64_t n, int64_t N, int64_t shift, const at::TensorOptions& o) {
+  at::Tensor A = at::zeros({N, n}, o.dtype(at::kDouble).device(at::kCPU));
+  auto a = A.accessor<double, 2>();
+  for (int64_t i = 0; i < N; ++i) {
+    const int64_t r = i + shift;
+    if (r < 0 || r >= N) continue;
+    if (n == 1) {
+      a[i][0] = 1.0;
+      continue;
+    }
+    const double src = double(r) * double(n - 1) / double(N - 1);
+    const int64_t i0 = std::min<int64_t>(int64_t(src), n - 1), i1 = std::min<int64_t>(i0 + 1, n - 1);
+    const double l = src - double(i0);
+    a[i][i0] += 1.0 - l;
+    a[i][i1] += l;
   }
-  at::Tensor y = cls_bn_(cls_conv_(at::cat(parts, 1)));
+  return A.to(o.device(), o.dtype());
+}
+
+}  // namespace
+
+at::Tensor PSPNetTrunk::cls_features(const at::Tensor& x, bool relu) const {
+  // cls.0 is a 3x3 conv over cat(x, up(p1), up(p2), up(p3), up(p6)). The pooled branches are
+  // bilinear upsamplings of b x b maps, so their share of the conv is computed at b x b (a channel
+  // mix per kernel tap) and then expanded with the (shifted) interpolation matrices: the same sum
+  // as the official conv over the upsampled maps, without its 2048 x 512 x 9 MACs per pixel.
+  static const int64_t bins[4] = {1, 2, 3, 6};
+  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+  const at::Tensor& w = cls_conv_.weight;  // [512, 4096, 3, 3]
+  const int64_t O = w.size(0);
+  at::Tensor y = at::conv2d(x, w.narrow(1, 0, C).contiguous(), {}, {1, 1}, {1, 1});
+  for (size_t i = 0; i < 4; ++i) {
+    const int64_t b = bins[i];
+    at::Tensor p = at::relu(ppm_bn_[i](ppm_conv_[i](at::adaptive_avg_pool2d(x, {b, b}))));  // [B, 512, b, b]
+    const int64_t P = p.size(1);
+    // taps[k] = W_k p: [B, 9, O, b, b]
+    at::Tensor wk = w.narrow(1, C + int64_t(i) * P, P).permute({2, 3, 0, 1}).reshape({9 * O, P});
+    at::Tensor q = at::matmul(wk, p.reshape({B, P, b * b})).view({B, 9, O, b, b});
+    at::Tensor acc = at::zeros({B, O, H, W}, x.options());
+    for (int64_t ky = 0; ky < 3; ++ky) {
+      at::Tensor ay = interp_matrix(b, H, ky - 1, x.options());  // [H, b]
+      for (int64_t kx = 0; kx < 3; ++kx) {
+        at::Tensor ax = interp_matrix(b, W, kx - 1, x.options());  // [W, b]
+        at::Tensor t = at::matmul(q.select(1, ky * 3 + kx), ax.t());  // [B, O, b, W]
+        acc.add_(at::matmul(ay, t));                                 // [B, O, H, W]
+      }
+    }
+    y = y + acc;
+  }
+  y = cls_bn_(y);
   return relu ? at::relu(y) : y;
 }
 
