@@ -39,10 +39,12 @@ void BatchNorm2d::collect(std::vector<NamedTensor>& out, const std::string& p) {
 }
 
 at::Tensor Bottleneck::forward(const at::Tensor& x) const {
-  at::Tensor y = at::relu(bn1(conv1(x)));
-  y = at::relu(bn2(conv2(y)));
+  // In place on fresh intermediates, as the official inplace ReLUs and `out += residual`.
+  at::Tensor y = bn1(conv1(x)).relu_();
+  y = bn2(conv2(y)).relu_();
   y = bn3(conv3(y));
-  return at::relu(y + (has_downsample ? downsample_bn(downsample(x)) : x));
+  y.add_(has_downsample ? downsample_bn(downsample(x)) : x);
+  return y.relu_();
 }
 
 void Bottleneck::collect(std::vector<NamedTensor>& out, const std::string& p) {
@@ -109,7 +111,7 @@ PSPNetTrunk::PSPNetTrunk(int64_t classes, std::array<int, 4> blocks, at::Device 
 at::Tensor PSPNetTrunk::layer0(const at::Tensor& x) const {
   if (x.dim() != 4 || x.size(1) != 3) throw std::invalid_argument("PSPNet: expected a [B, 3, H, W] image batch");
   at::Tensor y = x;
-  for (int i = 0; i < 3; ++i) y = at::relu(stem_bn_[i](stem_conv_[i](y)));
+  for (int i = 0; i < 3; ++i) y = stem_bn_[i](stem_conv_[i](y)).relu_();
   return at::max_pool2d(y, {3, 3}, {2, 2}, {1, 1});
 }
 
@@ -174,7 +176,7 @@ at::Tensor PSPNetTrunk::cls_features(const at::Tensor& x, bool relu) const {
     y = y + acc;
   }
   y = cls_bn_(y);
-  return relu ? at::relu(y) : y;
+  return relu ? y.relu_() : y;
 }
 
 at::Tensor PSPNetTrunk::classify(const at::Tensor& f) const { return classifier_(f); }
