@@ -60,14 +60,23 @@ BAM::BAM(int64_t shots, int64_t classes, int64_t kshot_dim, at::Device device)
   }
 }
 
-at::Tensor BAM::shot_weights(const at::Tensor& est_total) const {
-  if (shots_ == 1) return at::ones_like(est_total);
-  // Sorted distances through kshot_rw, then scattered back to shot order (idx2 = argsort(idx1)).
+at::Tensor kshot_weights(const at::Tensor& est_total, const Conv2d& a, const Conv2d* b, bool scatter_back) {
   auto [val1, idx1] = est_total.sort(1);
-  at::Tensor idx2 = std::get<1>(idx1.sort(1));
-  at::Tensor w = kshot_a_(val1);
-  if (kshot_dim_ > 0) w = kshot_b_(at::relu(w));
-  return at::softmax(w.gather(1, idx2), 1);
+  at::Tensor w = a(val1);
+  if (b) w = (*b)(at::relu(w));
+  if (scatter_back) w = w.gather(1, std::get<1>(idx1.sort(1)));  // idx2 = argsort(idx1)
+  return at::softmax(w, 1);
+}
+
+at::Tensor learner_ensemble(const at::Tensor& meta_out, const at::Tensor& base_out, const at::Tensor& est_val,
+                            const Conv2d& gram_merge, const Conv2d& cls_merge) {
+  at::Tensor meta_soft = meta_out.softmax(1), base_soft = base_out.softmax(1);
+  at::Tensor base_map = base_soft.narrow(1, 1, base_soft.size(1) - 1).sum(1, true);
+  at::Tensor est_map = est_val.expand_as(meta_soft.narrow(1, 1, 1));
+  at::Tensor meta_bg = gram_merge(at::cat({meta_soft.narrow(1, 0, 1), est_map}, 1));
+  at::Tensor meta_fg = gram_merge(at::cat({meta_soft.narrow(1, 1, 1), est_map}, 1));
+  at::Tensor merge_bg = cls_merge(at::cat({meta_bg, base_map}, 1));
+  return at::cat({merge_bg, meta_fg}, 1);
 }
 
 BAMOutput BAM::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Tensor& s_y, BAMTrace* trace) const {
@@ -102,7 +111,8 @@ BAMOutput BAM::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Ten
   std::vector<at::Tensor> est;
   for (int64_t k = 0; k < K; ++k) est.push_back(gram_distance(q_gram, s2.select(1, k)).reshape({B, 1, 1, 1}));
   at::Tensor est_total = at::cat(est, 1);
-  at::Tensor weight_soft = shot_weights(est_total);  // [B, K, 1, 1]
+  at::Tensor weight_soft = K == 1 ? at::ones_like(est_total)
+                                   : kshot_weights(est_total, kshot_a_, kshot_dim_ > 0 ? &kshot_b_ : nullptr, true);
   at::Tensor est_val = (weight_soft * est_total).sum(1, true);
 
   // Prior masks from layer4, weighted over the shots.
@@ -126,13 +136,7 @@ BAMOutput BAM::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Ten
   meta = at::relu(res2b_(at::relu(res2a_(meta)))) + meta;
   at::Tensor meta_out = cls_meta_b_(at::relu(cls_meta_a_(meta)));
 
-  at::Tensor meta_soft = meta_out.softmax(1), base_soft = base_out.softmax(1);
-  at::Tensor base_map = base_soft.narrow(1, 1, base_soft.size(1) - 1).sum(1, true);
-  at::Tensor est_map = est_val.expand_as(meta_soft.narrow(1, 1, 1));
-  at::Tensor meta_bg = gram_merge_(at::cat({meta_soft.narrow(1, 0, 1), est_map}, 1));
-  at::Tensor meta_fg = gram_merge_(at::cat({meta_soft.narrow(1, 1, 1), est_map}, 1));
-  at::Tensor merge_bg = cls_merge_(at::cat({meta_bg, base_map}, 1));
-  at::Tensor final_feat = at::cat({merge_bg, meta_fg}, 1);
+  at::Tensor final_feat = learner_ensemble(meta_out, base_out, est_val, gram_merge_, cls_merge_);
 
   if (trace) {
     trace->query_layer4 = q4;

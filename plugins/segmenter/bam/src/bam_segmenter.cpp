@@ -1,6 +1,6 @@
 #include "bam_segmenter.hpp"
 
-#include <difss/fss/bam_engine.hpp>
+#include <difss/fss/pspnet_engines.hpp>
 #include <difss/fss/plugin_call.hpp>
 #include <difss/fss/plugin_params.hpp>
 

@@ -53,6 +53,18 @@ struct BAMOutput {
   at::Tensor final_out, meta_out, base_out;  // at (S - 1) / 8 * 8 + 1 (zoom_factor 8), as the official forward
 };
 
+// BAM's K-shot weights [B, K, 1, 1] from the Gram distances est_total [B, K, 1, 1]: kshot_rw (conv
+// a; then ReLU and conv b when b is given) on the distances sorted ascending, softmax over K.
+// scatter_back: the weights are gathered back to shot order (BAM); false keeps them in sorted
+// order against the shots' input order (HDMNet's idx3 quirk).
+at::Tensor kshot_weights(const at::Tensor& est_total, const Conv2d& a, const Conv2d* b, bool scatter_back);
+
+// BAM's learner ensemble: meta logits [B, 2, h, w], base logits [B, classes, h, w], the weighted
+// Gram distance est_val [B, 1, 1, 1] -> final [B, 2, h, w] = cat(cls_merge(gram_merge(meta bg, est),
+// summed base-class probabilities), gram_merge(meta fg, est)).
+at::Tensor learner_ensemble(const at::Tensor& meta_out, const at::Tensor& base_out, const at::Tensor& est_val,
+                            const Conv2d& gram_merge, const Conv2d& cls_merge);
+
 class BAM {
  public:
   // shots: the K the model was trained for (kshot_rw exists when K > 1, with kshot_trans_dim
@@ -75,8 +87,6 @@ class BAM {
   void to(at::Device device, at::ScalarType dtype);
 
  private:
-  at::Tensor shot_weights(const at::Tensor& est_total) const;  // [B, K, 1, 1] -> softmax weights
-
   int64_t shots_, kshot_dim_;
   PSPNetTrunk trunk_;
   Conv2d down_query_, down_supp_, init_merge_, res1_, res2a_, res2b_, cls_meta_a_, cls_meta_b_;

@@ -1,6 +1,9 @@
-// BAM as a complete segmenter on port tensors (what org.difss.segmenter.bam wraps): BAM's
-// evaluation input handling (pspnet_input.hpp: letterbox to image_size, multiple-of-8 content,
-// padding) and its prediction at the original size (ori_resize) or at the model input.
+// BAM and HDMNet as complete segmenters on port tensors (what org.difss.segmenter.bam / .hdmnet
+// wrap), with each model's evaluation input handling (pspnet_input.hpp) and its prediction at the
+// original size (ori_resize) or at the model input:
+//   BAM:    letterbox to image_size (multiple-of-8 content, padding); output resized to
+//           max(H, W) squared and cropped;
+//   HDMNet: stretched to image_size x image_size; output resized to H x W (align_corners).
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -9,6 +12,7 @@
 #include <string>
 
 #include <difss/fss/bam.hpp>
+#include <difss/fss/hdmnet.hpp>
 #include <difss/fss/engines.hpp>
 
 namespace difss::fss {
@@ -46,6 +50,28 @@ struct BAMConfig {
 };
 // Errors: std::invalid_argument naming the setting or the file and keys.
 std::unique_ptr<BAMEngine> make_bam_engine(const BAMConfig& config);
+
+class HDMNetEngine final : public SegmenterEngine {
+ public:
+  HDMNetEngine(std::unique_ptr<HDMNet> net, int64_t image_size, at::Device device = at::kCPU,
+               at::ScalarType dtype = at::kFloat);
+  // K supports must equal the model's shots. Output: the image_size result resized (bilinear,
+  // align_corners) to out_h x out_w, as HDMNet's test.py; nothing resized at image_size.
+  Segmentation segment_at(const at::Tensor& query, const std::vector<Shot>& shots, int64_t out_h,
+                          int64_t out_w) override;
+  int64_t input_size() const override { return size_; }
+  HDMNet& net() { return *net_; }
+
+ private:
+  std::unique_ptr<HDMNet> net_;
+  int64_t size_;
+  at::Device device_;
+  at::ScalarType dtype_;
+};
+
+// The same settings (image_size: HDMNet 473 PASCAL, 633 COCO; any size >= 64).
+using HDMNetConfig = BAMConfig;
+std::unique_ptr<HDMNetEngine> make_hdmnet_engine(const HDMNetConfig& config);
 
 // Converts an engine's two-class logits [1, 2, h, w] into the port outputs (softmax foreground
 // probability, argmax mask) on the CPU.
