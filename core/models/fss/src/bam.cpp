@@ -28,11 +28,9 @@ void ASPP::collect(std::vector<NamedTensor>& out, const std::string& p) {
 }
 
 BAM::BAM(int64_t shots, int64_t classes, int64_t kshot_dim, at::Device device)
-    : shots_(shots), kshot_dim_(kshot_dim), trunk_(classes, {3, 4, 6, 3}, device),
-      aspp_(256, at::TensorOptions().dtype(at::kFloat).device(device)) {
+    : shots_(shots), trunk_(classes, {3, 4, 6, 3}, device),
+      aspp_(256, at::TensorOptions().dtype(at::kFloat).device(device)), heads_(shots, kshot_dim, device) {
   const at::TensorOptions o = at::TensorOptions().dtype(at::kFloat).device(device);
-  if (shots < 1) throw std::invalid_argument("BAM: shots must be >= 1");
-  if (kshot_dim < 0) throw std::invalid_argument("BAM: kshot_trans_dim must be >= 0");
   const int64_t fea_dim = 1024 + 512, r = 256;
   down_query_ = Conv2d(fea_dim, r, 1, false, o);
   down_supp_ = Conv2d(fea_dim, r, 1, false, o);
@@ -42,34 +40,40 @@ BAM::BAM(int64_t shots, int64_t classes, int64_t kshot_dim, at::Device device)
   res2b_ = Conv2d(r, r, 3, false, o, 1, 1);
   cls_meta_a_ = Conv2d(r, r, 3, false, o, 1, 1);
   cls_meta_b_ = Conv2d(r, 2, 1, true, o);
-  gram_merge_ = Conv2d(2, 1, 1, false, o);
-  cls_merge_ = Conv2d(2, 1, 1, false, o);
-  // The official initial values (what a checkpoint overwrites): [1, 0] for both merges.
-  if (device != at::kMeta) {
-    gram_merge_.weight.view({-1})[0] = 1.0;
-    cls_merge_.weight.view({-1})[0] = 1.0;
+}
+
+EnsembleHeads::EnsembleHeads(int64_t shots_, int64_t dim, at::Device device) : shots(shots_), kshot_dim(dim) {
+  if (shots < 1) throw std::invalid_argument("shots must be >= 1");
+  if (dim < 0) throw std::invalid_argument("kshot_trans_dim must be >= 0");
+  const at::TensorOptions o = at::TensorOptions().dtype(at::kFloat).device(device);
+  gram_merge = Conv2d(2, 1, 1, false, o);
+  cls_merge = Conv2d(2, 1, 1, false, o);
+  const bool values = device != at::kMeta;
+  if (values) {  // the official initial values (what a checkpoint overwrites)
+    gram_merge.weight.view({-1})[0] = 1.0;
+    cls_merge.weight.view({-1})[0] = 1.0;
   }
   if (shots > 1) {
-    if (kshot_dim == 0) {
-      kshot_a_ = Conv2d(shots, shots, 1, false, o);
-      if (device != at::kMeta) kshot_a_.weight.fill_(1.0 / double(shots));
+    if (dim == 0) {
+      kshot_a = Conv2d(shots, shots, 1, false, o);
+      if (values) kshot_a.weight.fill_(1.0 / double(shots));
     } else {
-      kshot_a_ = Conv2d(shots, kshot_dim, 1, true, o);
-      kshot_b_ = Conv2d(kshot_dim, shots, 1, true, o);
+      kshot_a = Conv2d(shots, dim, 1, true, o);
+      kshot_b = Conv2d(dim, shots, 1, true, o);
     }
   }
 }
 
-at::Tensor kshot_weights(const at::Tensor& est_total, const Conv2d& a, const Conv2d* b, bool scatter_back) {
+at::Tensor EnsembleHeads::shot_weights(const at::Tensor& est_total, bool scatter_back) const {
+  if (shots == 1) return at::ones_like(est_total);
   auto [val1, idx1] = est_total.sort(1);
-  at::Tensor w = a(val1);
-  if (b) w = (*b)(at::relu(w));
+  at::Tensor w = kshot_a(val1);
+  if (kshot_dim > 0) w = kshot_b(at::relu(w));
   if (scatter_back) w = w.gather(1, std::get<1>(idx1.sort(1)));  // idx2 = argsort(idx1)
   return at::softmax(w, 1);
 }
 
-at::Tensor learner_ensemble(const at::Tensor& meta_out, const at::Tensor& base_out, const at::Tensor& est_val,
-                            const Conv2d& gram_merge, const Conv2d& cls_merge) {
+at::Tensor EnsembleHeads::ensemble(const at::Tensor& meta_out, const at::Tensor& base_out, const at::Tensor& est_val) const {
   at::Tensor meta_soft = meta_out.softmax(1), base_soft = base_out.softmax(1);
   at::Tensor base_map = base_soft.narrow(1, 1, base_soft.size(1) - 1).sum(1, true);
   at::Tensor est_map = est_val.expand_as(meta_soft.narrow(1, 1, 1));
@@ -77,6 +81,18 @@ at::Tensor learner_ensemble(const at::Tensor& meta_out, const at::Tensor& base_o
   at::Tensor meta_fg = gram_merge(at::cat({meta_soft.narrow(1, 1, 1), est_map}, 1));
   at::Tensor merge_bg = cls_merge(at::cat({meta_bg, base_map}, 1));
   return at::cat({merge_bg, meta_fg}, 1);
+}
+
+void EnsembleHeads::collect(std::vector<NamedTensor>& out) {
+  gram_merge.collect(out, "gram_merge");
+  cls_merge.collect(out, "cls_merge");
+  if (shots == 1) return;
+  if (kshot_dim == 0) {
+    kshot_a.collect(out, "kshot_rw");
+  } else {
+    kshot_a.collect(out, "kshot_rw.0");
+    kshot_b.collect(out, "kshot_rw.2");
+  }
 }
 
 BAMOutput BAM::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Tensor& s_y, BAMTrace* trace) const {
@@ -111,8 +127,7 @@ BAMOutput BAM::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Ten
   std::vector<at::Tensor> est;
   for (int64_t k = 0; k < K; ++k) est.push_back(gram_distance(q_gram, s2.select(1, k)).reshape({B, 1, 1, 1}));
   at::Tensor est_total = at::cat(est, 1);
-  at::Tensor weight_soft = K == 1 ? at::ones_like(est_total)
-                                   : kshot_weights(est_total, kshot_a_, kshot_dim_ > 0 ? &kshot_b_ : nullptr, true);
+  at::Tensor weight_soft = heads_.shot_weights(est_total, /*scatter_back=*/true);
   at::Tensor est_val = (weight_soft * est_total).sum(1, true);
 
   // Prior masks from layer4, weighted over the shots.
@@ -136,7 +151,7 @@ BAMOutput BAM::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Ten
   meta = at::relu(res2b_(at::relu(res2a_(meta)))) + meta;
   at::Tensor meta_out = cls_meta_b_(at::relu(cls_meta_a_(meta)));
 
-  at::Tensor final_feat = learner_ensemble(meta_out, base_out, est_val, gram_merge_, cls_merge_);
+  at::Tensor final_feat = heads_.ensemble(meta_out, base_out, est_val);
 
   if (trace) {
     trace->query_layer4 = q4;
@@ -168,16 +183,7 @@ std::vector<NamedTensor> BAM::named_tensors() {
   res2b_.collect(out, "res2_meta.2");
   cls_meta_a_.collect(out, "cls_meta.0");
   cls_meta_b_.collect(out, "cls_meta.3");
-  gram_merge_.collect(out, "gram_merge");
-  cls_merge_.collect(out, "cls_merge");
-  if (shots_ > 1) {
-    if (kshot_dim_ == 0) {
-      kshot_a_.collect(out, "kshot_rw");
-    } else {
-      kshot_a_.collect(out, "kshot_rw.0");
-      kshot_b_.collect(out, "kshot_rw.2");
-    }
-  }
+  heads_.collect(out);
   return out;
 }
 

@@ -6,8 +6,6 @@
 #include <cmath>
 #include <stdexcept>
 
-#include <difss/fss/bam.hpp>
-
 namespace difss::fss {
 
 namespace {
@@ -219,30 +217,14 @@ void HDMTransformer::collect(std::vector<NamedTensor>& out, const std::string& p
 
 HDMNet::HDMNet(int64_t shots, int64_t classes, int64_t kshot_dim, at::Device device)
     : shots_(shots),
-      kshot_dim_(kshot_dim),
       trunk_(classes, {3, 4, 6, 3}, device),
-      transformer_(at::TensorOptions().dtype(at::kFloat).device(device)) {
-  if (shots < 1) throw std::invalid_argument("HDMNet: shots must be >= 1");
+      transformer_(at::TensorOptions().dtype(at::kFloat).device(device)),
+      heads_(shots, kshot_dim, device) {
   const at::TensorOptions o = at::TensorOptions().dtype(at::kFloat).device(device);
   down_query_ = Conv2d(1536, 256, 1, false, o);
   down_supp_ = Conv2d(1536, 256, 1, false, o);
   query_merge_ = Conv2d(512 + 2, 64, 1, false, o);
   supp_merge_ = Conv2d(512, 64, 1, false, o);
-  gram_merge_ = Conv2d(2, 1, 1, false, o);
-  cls_merge_ = Conv2d(2, 1, 1, false, o);
-  if (device != at::kMeta) {
-    gram_merge_.weight.view({-1})[0] = 1.0;
-    cls_merge_.weight.view({-1})[0] = 1.0;
-  }
-  if (shots > 1) {
-    if (kshot_dim == 0) {
-      kshot_a_ = Conv2d(shots, shots, 1, false, o);
-      if (device != at::kMeta) kshot_a_.weight.fill_(1.0 / double(shots));
-    } else {
-      kshot_a_ = Conv2d(shots, kshot_dim, 1, true, o);
-      kshot_b_ = Conv2d(kshot_dim, shots, 1, true, o);
-    }
-  }
 }
 
 HDMNetOutput HDMNet::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Tensor& s_y, HDMNetTrace* trace) const {
@@ -291,12 +273,10 @@ HDMNetOutput HDMNet::forward(const at::Tensor& x, const at::Tensor& s_x, const a
   std::vector<at::Tensor> est;
   for (int64_t k = 0; k < K; ++k) est.push_back(gram_distance(q_gram, s2.select(1, k)).reshape({B, 1, 1, 1}));
   at::Tensor est_total = at::cat(est, 1);
-  at::Tensor weight_soft = K == 1 ? at::ones_like(est_total)
-                                   : kshot_weights(est_total, kshot_a_, kshot_dim_ > 0 ? &kshot_b_ : nullptr,
-                                                   /*scatter_back=*/false);  // HDMNet's idx3 quirk
+  at::Tensor weight_soft = heads_.shot_weights(est_total, /*scatter_back=*/false);  // HDMNet's idx3 quirk
   at::Tensor est_val = (weight_soft * est_total).sum(1, true);
 
-  at::Tensor final_out = learner_ensemble(meta_out, base_out, est_val, gram_merge_, cls_merge_);
+  at::Tensor final_out = heads_.ensemble(meta_out, base_out, est_val);
   if (trace) *trace = {similarity, q_merged, meta_out, base_out, est_val.reshape({B}), weight_soft.reshape({B, K})};
   return {resize_bilinear_ac(final_out, H, W), resize_bilinear_ac(meta_out, H, W), resize_bilinear_ac(base_out, H, W)};
 }
@@ -308,16 +288,7 @@ std::vector<NamedTensor> HDMNet::named_tensors() {
   query_merge_.collect(out, "query_merge.0");
   supp_merge_.collect(out, "supp_merge.0");
   transformer_.collect(out, "transformer.mix_transformer");
-  gram_merge_.collect(out, "gram_merge");
-  cls_merge_.collect(out, "cls_merge");
-  if (shots_ > 1) {
-    if (kshot_dim_ == 0) {
-      kshot_a_.collect(out, "kshot_rw");
-    } else {
-      kshot_a_.collect(out, "kshot_rw.0");
-      kshot_b_.collect(out, "kshot_rw.2");
-    }
-  }
+  heads_.collect(out);
   return out;
 }
 

@@ -1,6 +1,5 @@
 #include "bam_segmenter.hpp"
 
-#include <difss/fss/pspnet_engines.hpp>
 #include <difss/fss/plugin_call.hpp>
 #include <difss/fss/plugin_params.hpp>
 
@@ -21,38 +20,15 @@ sdk::Descriptor BAMSegmenter::describe() {
       "'shots' (BAM's K-shot reweighting is trained for one K). prob = softmax foreground probability of "
       "the ensemble; mask = its argmax.";
   d.version = "1.0.0";
-  d.param(sdk::ParamDef::path("checkpoint", "", "BAM / DifFSS-BAM checkpoint (.pth as published, or .safetensors with its keys)."));
-  d.param(sdk::ParamDef::integer("shots", 1, 1, 64,
-                                 "Shots the checkpoint was trained with (its kshot_rw); DifFSS-BAM: 5."));
-  d.param(sdk::ParamDef::enumeration("dataset", {"pascal", "coco"}, "pascal",
-                                     "Base-learner classes of the checkpoint: pascal = 15 + background, coco = 60 + background."));
-  d.param(sdk::ParamDef::integer("kshot_trans_dim", 2, 0, 64, "Hidden channels of kshot_rw (BAM's configs: 2)."));
-  d.param(sdk::ParamDef::integer("image_size", 473, 65, 2049,
-                                 "Side of the square model input, 8k + 1 (BAM: 473 PASCAL, 641 COCO)."));
-  fss::declare_compute_params(d);
-  d.input("query", "image", "Query image.");
-  d.input("support_images", "image", "K support images (K = shots; real first, then auxiliary).");
-  d.input("support_masks", "mask", "K support masks (1 = object; 0 and 255 = background).");
-  d.output("prob", "prob", "Foreground probability of BAM's ensemble, at the requested size.");
-  d.output("mask", "mask", "Foreground mask (argmax), at the requested size.");
+  fss::declare_pspnet_family_params(d, "BAM / DifFSS-BAM", 473, 65, "Side of the square model input, 8k + 1 (BAM: 473 PASCAL, 641 COCO).");
   return d;
 }
 
 BAMSegmenter::BAMSegmenter(const sdk::Host& host, const sdk::Params& p) : host_(host) {
-  fss::BAMConfig c;
-  c.checkpoint = p.string("checkpoint");
-  c.shots = p.integer("shots");
-  c.classes = p.string("dataset") == "coco" ? 61 : 16;
-  c.kshot_trans_dim = p.integer("kshot_trans_dim");
-  c.image_size = p.integer("image_size");
-  c.test_weights = p.boolean("test_weights");
+  const fss::BAMConfig c = fss::pspnet_family_config(p);
   if ((c.image_size - 1) % 8 != 0)
     throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, "parameter 'image_size' = " + std::to_string(c.image_size) +
                                                      ": BAM needs 8k + 1 (473 PASCAL, 641 COCO)");
-  const fss::Compute compute = fss::compute_from(p);
-  c.device = compute.device;
-  c.dtype = compute.dtype;
-  fss::require_existing(p, "checkpoint");
   engine_ = fss::build_engine([&] { return fss::make_bam_engine(c); }, !c.test_weights && !c.checkpoint.empty());
   if (c.test_weights) host_.warn("BAM runs with deterministic test weights: its output is meaningless");
 }

@@ -3,6 +3,7 @@
 #include "catch_torch.hpp"
 #include "shared_data.hpp"
 #include "test_inputs.hpp"
+#include "parity_compare.hpp"
 #include "builders.hpp"
 
 #include <difss/fss/bam.hpp>
@@ -34,15 +35,8 @@ bool is_counter(const std::string& k) {
   return k.size() > 20 && k.compare(k.size() - 20, 20, ".num_batches_tracked") == 0;
 }
 
-// Max-abs difference of ours vs the reference, checked against tol * max(1, max |reference|).
-void compare(const std::string& what, const at::Tensor& ours, const at::Tensor& ref, double tol, double* worst_rel = nullptr) {
-  INFO(what);
-  REQUIRE(ours.sizes() == ref.sizes());
-  const double scale = std::max(1.0, ref.abs().max().item<double>());
-  const double d = (ours.to(at::kFloat) - ref).abs().max().item<double>();
-  WARN("BAM parity " << what << ": max-abs diff " << d << " (scale " << scale << ", relative " << d / scale << ")");
-  CHECK(d <= tol * scale);
-  if (worst_rel) *worst_rel = std::max(*worst_rel, d / scale);
+void compare(const std::string& what, const at::Tensor& ours, const at::Tensor& ref, double tol, double* worst) {
+  test::compare_parity("BAM", what, ours, ref, tol, worst);
 }
 
 void check_parity(int64_t K) {

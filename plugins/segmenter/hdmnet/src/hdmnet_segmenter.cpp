@@ -2,7 +2,6 @@
 
 #include <difss/fss/plugin_call.hpp>
 #include <difss/fss/plugin_params.hpp>
-#include <difss/fss/pspnet_engines.hpp>
 
 namespace difss::plugins {
 
@@ -19,33 +18,12 @@ sdk::Descriptor HDMNetSegmenter::describe() {
       "K > 1 the official K-shot weighting is replicated, quirk included (weights of the sorted Gram "
       "distances applied in input order). prob = softmax foreground probability; mask = argmax.";
   d.version = "1.0.0";
-  d.param(sdk::ParamDef::path("checkpoint", "", "HDMNet checkpoint (.pth as published, or .safetensors with its keys)."));
-  d.param(sdk::ParamDef::integer("shots", 1, 1, 64, "Shots the checkpoint was trained with (its kshot_rw)."));
-  d.param(sdk::ParamDef::enumeration("dataset", {"pascal", "coco"}, "pascal",
-                                     "Base-learner classes of the checkpoint: pascal = 15 + background, coco = 60 + background."));
-  d.param(sdk::ParamDef::integer("kshot_trans_dim", 2, 0, 64, "Hidden channels of kshot_rw (HDMNet's configs: 2)."));
-  d.param(sdk::ParamDef::integer("image_size", 473, 64, 2048, "Side of the square model input (HDMNet: 473 PASCAL, 633 COCO)."));
-  fss::declare_compute_params(d);
-  d.input("query", "image", "Query image.");
-  d.input("support_images", "image", "K support images (K = shots; real first, then auxiliary).");
-  d.input("support_masks", "mask", "K support masks (1 = object; 0 and 255 = background).");
-  d.output("prob", "prob", "Foreground probability of HDMNet's ensemble, at the requested size.");
-  d.output("mask", "mask", "Foreground mask (argmax), at the requested size.");
+  fss::declare_pspnet_family_params(d, "HDMNet", 473, 64, "Side of the square model input (HDMNet: 473 PASCAL, 633 COCO).");
   return d;
 }
 
 HDMNetSegmenter::HDMNetSegmenter(const sdk::Host& host, const sdk::Params& p) : host_(host) {
-  fss::HDMNetConfig c;
-  c.checkpoint = p.string("checkpoint");
-  c.shots = p.integer("shots");
-  c.classes = p.string("dataset") == "coco" ? 61 : 16;
-  c.kshot_trans_dim = p.integer("kshot_trans_dim");
-  c.image_size = p.integer("image_size");
-  c.test_weights = p.boolean("test_weights");
-  const fss::Compute compute = fss::compute_from(p);
-  c.device = compute.device;
-  c.dtype = compute.dtype;
-  fss::require_existing(p, "checkpoint");
+  const fss::BAMConfig c = fss::pspnet_family_config(p);
   engine_ = fss::build_engine([&] { return fss::make_hdmnet_engine(c); }, !c.test_weights && !c.checkpoint.empty());
   if (c.test_weights) host_.warn("HDMNet runs with deterministic test weights: its output is meaningless");
 }

@@ -3,6 +3,7 @@
 #include "catch_torch.hpp"
 #include "shared_data.hpp"
 #include "test_inputs.hpp"
+#include "parity_compare.hpp"
 
 #include <difss/fss/hdmnet.hpp>
 #include <difss/fss/pspnet_input.hpp>
@@ -22,13 +23,7 @@ namespace {
 fs::path data_dir() { return test::source_dir() / "plugins/segmenter/hdmnet/tests/data"; }
 
 void compare(const std::string& what, const at::Tensor& ours, const at::Tensor& ref, double tol, double* worst) {
-  INFO(what);
-  REQUIRE(ours.sizes() == ref.sizes());
-  const double scale = std::max(1.0, ref.abs().max().item<double>());
-  const double d = (ours.to(at::kFloat) - ref).abs().max().item<double>();
-  WARN("HDMNet parity " << what << ": max-abs diff " << d << " (scale " << scale << ")");
-  CHECK(d <= tol * scale);
-  *worst = std::max(*worst, d / scale);
+  test::compare_parity("HDMNet", what, ours, ref, tol, worst);
 }
 
 void check_parity(int64_t K) {

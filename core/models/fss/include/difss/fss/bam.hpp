@@ -53,17 +53,25 @@ struct BAMOutput {
   at::Tensor final_out, meta_out, base_out;  // at (S - 1) / 8 * 8 + 1 (zoom_factor 8), as the official forward
 };
 
-// BAM's K-shot weights [B, K, 1, 1] from the Gram distances est_total [B, K, 1, 1]: kshot_rw (conv
-// a; then ReLU and conv b when b is given) on the distances sorted ascending, softmax over K.
-// scatter_back: the weights are gathered back to shot order (BAM); false keeps them in sorted
-// order against the shots' input order (HDMNet's idx3 quirk).
-at::Tensor kshot_weights(const at::Tensor& est_total, const Conv2d& a, const Conv2d* b, bool scatter_back);
-
-// BAM's learner ensemble: meta logits [B, 2, h, w], base logits [B, classes, h, w], the weighted
-// Gram distance est_val [B, 1, 1, 1] -> final [B, 2, h, w] = cat(cls_merge(gram_merge(meta bg, est),
-// summed base-class probabilities), gram_merge(meta fg, est)).
-at::Tensor learner_ensemble(const at::Tensor& meta_out, const at::Tensor& base_out, const at::Tensor& est_val,
-                            const Conv2d& gram_merge, const Conv2d& cls_merge);
+// BAM's learner-ensemble and K-shot heads, shared with HDMNet: gram_merge, cls_merge (1x1 convs
+// 2 -> 1, initialised [1, 0]) and kshot_rw (when shots > 1: conv shots -> dim, ReLU, conv dim ->
+// shots; or one conv shots -> shots initialised 1/shots when dim = 0).
+struct EnsembleHeads {
+  int64_t shots = 1, kshot_dim = 2;
+  Conv2d gram_merge, cls_merge, kshot_a, kshot_b;
+  EnsembleHeads() = default;
+  EnsembleHeads(int64_t shots, int64_t kshot_dim, at::Device device);
+  // Weights [B, K, 1, 1] of the shots from their Gram distances est_total [B, K, 1, 1] (ones for
+  // one shot): kshot_rw on the distances sorted ascending, softmax over K. scatter_back: gathered
+  // back to shot order (BAM); false keeps them in sorted order against the shots' input order
+  // (HDMNet's idx3 quirk).
+  at::Tensor shot_weights(const at::Tensor& est_total, bool scatter_back) const;
+  // meta logits [B, 2, h, w], base logits [B, classes, h, w], weighted Gram distance est_val
+  // [B, 1, 1, 1] -> final [B, 2, h, w] = cat(cls_merge(gram_merge(meta bg, est), summed base-class
+  // probabilities), gram_merge(meta fg, est)).
+  at::Tensor ensemble(const at::Tensor& meta_out, const at::Tensor& base_out, const at::Tensor& est_val) const;
+  void collect(std::vector<NamedTensor>& out);  // gram_merge, cls_merge, kshot_rw.*
+};
 
 class BAM {
  public:
@@ -87,12 +95,11 @@ class BAM {
   void to(at::Device device, at::ScalarType dtype);
 
  private:
-  int64_t shots_, kshot_dim_;
+  int64_t shots_;
   PSPNetTrunk trunk_;
   Conv2d down_query_, down_supp_, init_merge_, res1_, res2a_, res2b_, cls_meta_a_, cls_meta_b_;
   ASPP aspp_;
-  Conv2d gram_merge_, cls_merge_;
-  Conv2d kshot_a_, kshot_b_;  // kshot_rw (Sequential(conv, ReLU, conv), or one conv when dim 0)
+  EnsembleHeads heads_;
 };
 
 }  // namespace difss::fss

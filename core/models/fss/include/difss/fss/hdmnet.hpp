@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include <difss/fss/bam.hpp>
 #include <difss/fss/named_tensors.hpp>
 #include <difss/fss/pspnet_trunk.hpp>
 
@@ -128,11 +129,11 @@ class HDMNet {
   void to(at::Device device, at::ScalarType dtype);
 
  private:
-  int64_t shots_, kshot_dim_;
+  int64_t shots_;
   PSPNetTrunk trunk_;
   Conv2d down_query_, down_supp_, query_merge_, supp_merge_;
   HDMTransformer transformer_;
-  Conv2d gram_merge_, cls_merge_, kshot_a_, kshot_b_;
+  EnsembleHeads heads_;
 };
 
 }  // namespace difss::fss
