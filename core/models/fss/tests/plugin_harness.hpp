@@ -66,7 +66,7 @@ struct SegmentCall {
 
 inline at::Tensor as_at(const sdk::OwnedTensor& t) { return sdk::as_tensor(t.dl()).clone(); }
 
-// The status an sdk::Error thrown by f carries (DIFSS_OK when none), and its message.
+// The status an sdk::Error thrown by f() carries (DIFSS_OK when f() returns), its message in *msg.
 inline difss_status status_of(const std::function<void()>& f, std::string* msg = nullptr) {
   try {
     f();

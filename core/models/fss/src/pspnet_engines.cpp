@@ -1,0 +1,109 @@
+#include <difss/fss/pspnet_engines.hpp>
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <difss/fss/checkpoint.hpp>
+#include <difss/fss/pspnet_input.hpp>
+
+#include <filesystem>
+#include <stdexcept>
+
+namespace difss::fss {
+
+Segmentation two_class_output(const at::Tensor& logits) {
+  at::Tensor l = logits[0].to(at::kCPU, at::kFloat);
+  at::Tensor prob = l.softmax(0)[1].contiguous();
+  at::Tensor mask = l[1].gt(l[0]).to(at::kByte).contiguous();  // argmax; ties go to background
+  return {prob, mask};
+}
+
+namespace {
+
+void require_shots(const std::vector<Shot>& shots, int64_t k, const char* model) {
+  if (int64_t(shots.size()) != k)
+    throw std::invalid_argument(std::string("this ") + model + " model takes exactly " + std::to_string(k) +
+                                " support(s) (got " + std::to_string(shots.size()) +
+                                "): its K-shot reweighting (kshot_rw) was trained for " + std::to_string(k));
+}
+
+// Deterministic test weights or a checkpoint bound by name ("module." stripped).
+void init_or_load(const std::vector<NamedTensor>& all, const BAMConfig& c, const char* model) {
+  if (c.test_weights) {
+    if (!c.checkpoint.empty()) throw std::invalid_argument("set either 'checkpoint' or 'test_weights', not both");
+    deterministic_init(all);
+    return;
+  }
+  if (c.checkpoint.empty())
+    throw std::invalid_argument(std::string("'checkpoint' is required (an official ") + model +
+                                " .pth or a .safetensors with its keys)");
+  if (!std::filesystem::is_regular_file(c.checkpoint))
+    throw std::invalid_argument("checkpoint: file not found: " + c.checkpoint);
+  load_into(all, c.checkpoint, bind_options({}));
+}
+
+}  // namespace
+
+BAMEngine::BAMEngine(std::unique_ptr<BAM> net, int64_t size, at::Device device, at::ScalarType dtype)
+    : net_(std::move(net)), size_(size), device_(device), dtype_(dtype) {
+  net_->to(device_, dtype_);
+}
+
+Segmentation BAMEngine::segment_at(const at::Tensor& query, const std::vector<Shot>& shots, int64_t out_h,
+                                   int64_t out_w) {
+  check_segmenter_inputs(query, shots);
+  require_shots(shots, net_->shots(), "BAM");
+  c10::InferenceMode guard;
+  at::Tensor q = letterbox_image(query, size_).to(device_, dtype_);
+  std::vector<at::Tensor> imgs, masks;
+  for (const auto& s : shots) {
+    imgs.push_back(letterbox_image(s.image, size_));
+    masks.push_back(letterbox_mask(s.mask, size_));
+  }
+  at::Tensor sx = at::cat(imgs).unsqueeze(0).to(device_, dtype_);
+  at::Tensor sy = at::cat(masks).unsqueeze(0).to(device_, dtype_);
+  at::Tensor out = net_->forward(q, sx, sy).final_out;
+  if (out_h != size_ || out_w != size_) out = letterbox_to_original(out.to(at::kFloat), out_h, out_w);
+  return two_class_output(out);
+}
+
+std::unique_ptr<BAMEngine> make_bam_engine(const BAMConfig& c) {
+  if (c.image_size < 65 || (c.image_size - 1) % 8 != 0)
+    throw std::invalid_argument("'image_size' = " + std::to_string(c.image_size) +
+                                ": BAM needs 8k + 1 (473 PASCAL, 641 COCO), at least 65");
+  auto net = std::make_unique<BAM>(c.shots, c.classes, c.kshot_trans_dim);
+  init_or_load(net->named_tensors(), c, "BAM / DifFSS-BAM");
+  return std::make_unique<BAMEngine>(std::move(net), c.image_size, c.device, c.dtype);
+}
+
+HDMNetEngine::HDMNetEngine(std::unique_ptr<HDMNet> net, int64_t size, at::Device device, at::ScalarType dtype)
+    : net_(std::move(net)), size_(size), device_(device), dtype_(dtype) {
+  net_->to(device_, dtype_);
+}
+
+Segmentation HDMNetEngine::segment_at(const at::Tensor& query, const std::vector<Shot>& shots, int64_t out_h,
+                                      int64_t out_w) {
+  check_segmenter_inputs(query, shots);
+  require_shots(shots, net_->shots(), "HDMNet");
+  c10::InferenceMode guard;
+  at::Tensor q = stretch_image(query, size_, size_).to(device_, dtype_);
+  std::vector<at::Tensor> imgs, masks;
+  for (const auto& s : shots) {
+    imgs.push_back(stretch_image(s.image, size_, size_));
+    masks.push_back(stretch_mask(s.mask, size_, size_));
+  }
+  at::Tensor sx = at::cat(imgs).unsqueeze(0).to(device_, dtype_);
+  at::Tensor sy = at::cat(masks).unsqueeze(0).to(device_, dtype_);
+  at::Tensor out = net_->forward(q, sx, sy).final_out;
+  if (out_h != size_ || out_w != size_) out = resize_bilinear_ac(out.to(at::kFloat), out_h, out_w);
+  return two_class_output(out);
+}
+
+std::unique_ptr<HDMNetEngine> make_hdmnet_engine(const HDMNetConfig& c) {
+  if (c.image_size < 64) throw std::invalid_argument("'image_size' = " + std::to_string(c.image_size) + ": at least 64");
+  auto net = std::make_unique<HDMNet>(c.shots, c.classes, c.kshot_trans_dim);
+  init_or_load(net->named_tensors(), c, "HDMNet");
+  return std::make_unique<HDMNetEngine>(std::move(net), c.image_size, c.device, c.dtype);
+}
+
+}  // namespace difss::fss
