@@ -9,6 +9,7 @@ PKGS=(
   libboost-dev libboost-filesystem-dev
   libtomlplusplus-dev libopencv-dev libspdlog-dev catch2
   nlohmann-json3-dev libcli11-dev libdlpack-dev
+  libopenmpi-dev openmpi-bin
 )
 
 missing=()

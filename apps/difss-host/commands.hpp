@@ -34,5 +34,7 @@ struct BenchOptions {
 int bench(const DiscoveryOptions& discovery, const BenchOptions& options);
 int run_pipeline(const DiscoveryOptions& discovery, const std::string& file, int threads_override,
                  const std::string& shard, bool force_restart = false, bool resume_anyway = false);
+// `difss-host aggregate RUN_DIR`: results.json, CSV and report from the run folder's finished items.
+int aggregate(const DiscoveryOptions& discovery, const std::string& run_dir);
 
 }  // namespace difss::cli

@@ -1,6 +1,7 @@
 // difss-host: run DifFSS pipelines and inspect plugins.
 //
-//   difss-host --pipeline FILE           run a pipeline
+//   difss-host --pipeline FILE           run a pipeline (under mpirun: shared among the ranks)
+//   difss-host aggregate RUN_DIR         results of a run shared by --shard processes
 //   difss-host validate FILE             check a pipeline and its dataset's files without running it
 //   difss-host dataset inspect FILE      classes, images, groups, foreground share; small classes
 //   difss-host plugins list [--verbose]  what is installed (and what was rejected, and why)
@@ -12,6 +13,7 @@
 #include <difss/core/host_services.hpp>
 #include <difss/core/log.hpp>
 #include <difss/core/registry.hpp>
+#include <difss/core/team.hpp>
 #include <difss/core/threads.hpp>
 
 #include <iostream>
@@ -25,6 +27,16 @@
 using namespace difss;
 
 int main(int argc, char** argv) {
+  // Before anything starts threads: MPI is initialised here when an MPI launcher started us.
+  const int world = mpi_init_if_launched(&argc, &argv);
+  // In an MPI job, a rank that fails alone must not leave the others waiting for it.
+  auto finish = [world](int code) {
+    if (code != cli::kExitOk && world > 1) {
+      logger()->error("ending the MPI job (exit code {})", code);
+      mpi_abort(code);
+    }
+    return code;
+  };
   CLI::App app{"difss-host " DIFSS_VERSION
                " — DifFSS few-shot segmentation with diffusion-generated auxiliary supports"};
   app.set_version_flag("--version", std::string("difss-host ") + DIFSS_VERSION + " (plugin ABI " +
@@ -40,7 +52,8 @@ int main(int argc, char** argv) {
   int threads = 0;
   std::string shard;
   app.add_option("--pipeline,-p", pipeline_file, "Run the pipeline in this TOML file");
-  app.add_option("--shard", shard, "Run only items with index % N == K (K/N), e.g. 0/4");
+  app.add_option("--shard", shard,
+                 "Run only items with index % N == K (K/N, e.g. 0/4), or `auto` from Slurm/PMI variables");
   bool force_restart = false, resume_anyway = false;
   app.add_flag("--force-restart", force_restart,
                "Empty the run folder first (its inputs or pipeline changed and you want a new run)");
@@ -51,6 +64,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 1024));
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+
+  auto* aggregate = app.add_subcommand(
+      "aggregate", "Write results.json, the CSV and the report of a run shared by --shard processes");
+  std::string aggregate_dir;
+  aggregate->add_option("run_dir", aggregate_dir, "The run folder ([pipeline] output)")->required();
 
   auto* dataset = app.add_subcommand("dataset", "Look at a pipeline's dataset");
   dataset->require_subcommand(1);
@@ -100,6 +118,7 @@ int main(int argc, char** argv) {
   }
 
   init_logging(log_level);
+  if (world > 1) set_log_tag("rank " + std::to_string(mpi_rank()) + "/" + std::to_string(world));
   // Every plugin library's deinit() runs when main returns, after every registry and instance
   // (all created below, inside this scope's callees) is gone.
   struct ShutdownPlugins {
@@ -109,6 +128,7 @@ int main(int argc, char** argv) {
   for (const auto& p : plugin_paths) discovery.plugin_paths.emplace_back(p);
 
   try {
+    if (*aggregate) return cli::aggregate(discovery, aggregate_dir);
     if (*validate && print_keys) return cli::print_pipeline_keys();
     if (*inspect_data) return cli::dataset_inspect(dataset_file);
     if (*bench) {
@@ -127,18 +147,18 @@ int main(int argc, char** argv) {
       if (*inspect) return cli::plugins_inspect(reg, inspect_id);
       return cli::validate(reg, validate_file, !no_data);
     }
-    if (!pipeline_file.empty()) return cli::run_pipeline(discovery, pipeline_file, threads, shard, force_restart,
-                                                               resume_anyway);
+    if (!pipeline_file.empty())
+      return finish(cli::run_pipeline(discovery, pipeline_file, threads, shard, force_restart, resume_anyway));
     std::cout << app.help();
     return cli::kExitConfig;
   } catch (const ConfigError& e) {
     std::cerr << e.what() << "\n";
-    return cli::kExitConfig;
+    return finish(cli::kExitConfig);
   } catch (const Cancelled&) {
     logger()->warn("cancelled; finished items are kept, re-run to resume");
-    return cli::kExitCancelled;
+    return finish(cli::kExitCancelled);
   } catch (const std::exception& e) {
     logger()->error("{}", e.what());
-    return cli::kExitFailure;
+    return finish(cli::kExitFailure);
   }
 }

@@ -59,4 +59,19 @@ struct TempDir {
 };
 
 
+// A folder dataset under `data`: classes a and b of `per_class` 40x40 JPEG images with PNG masks
+// (a 20x20 square), and image b/1.jpg corrupt.
+inline void write_folder_dataset_with_corrupt_image(const std::filesystem::path& data, int per_class) {
+  for (const char* cls : {"a", "b"})
+    for (int i = 0; i < per_class; ++i) {
+      std::filesystem::create_directories(data / cls);
+      cv::Mat img(40, 40, CV_8UC3, cv::Scalar(30 * i, 100, std::string(cls) == "a" ? 200 : 20));
+      cv::Mat m(40, 40, CV_8UC1, cv::Scalar(0));
+      m(cv::Rect(10, 10, 20, 20)).setTo(255);
+      cv::imwrite((data / cls / (std::to_string(i) + ".jpg")).string(), img);
+      cv::imwrite((data / cls / (std::to_string(i) + ".png")).string(), m);
+    }
+  std::ofstream(data / "b" / "1.jpg") << "not a jpeg";
+}
+
 }  // namespace difss::test

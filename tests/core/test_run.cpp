@@ -161,16 +161,7 @@ TEST_CASE("unreadable images stop the run, or are skipped and counted with on_er
   TempDir tmp;
   fs::path data = tmp.path / "data";
   // A folder dataset: two classes of three images; one image of class b is corrupt.
-  for (const char* cls : {"a", "b"})
-    for (int i = 0; i < 3; ++i) {
-      fs::create_directories(data / cls);
-      cv::Mat img(40, 40, CV_8UC3, cv::Scalar(30 * i, 100, std::string(cls) == "a" ? 200 : 20));
-      cv::Mat m(40, 40, CV_8UC1, cv::Scalar(0));
-      m(cv::Rect(10, 10, 20, 20)).setTo(255);
-      cv::imwrite((data / cls / (std::to_string(i) + ".jpg")).string(), img);
-      cv::imwrite((data / cls / (std::to_string(i) + ".png")).string(), m);
-    }
-  std::ofstream(data / "b" / "1.jpg") << "not a jpeg";
+  difss::test::write_folder_dataset_with_corrupt_image(data, 3);
   std::string base = "[pipeline]\noutput = \"" + (tmp.path / "out").string() + "\"\n";
   std::string rest = "[dataset]\nkind = \"folder\"\nroot = \"data\"\nepisodes = 12\n"
                      "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n";
@@ -195,11 +186,47 @@ TEST_CASE("two shards of a run give exactly the metrics of the unsharded run", "
   REQUIRE(run_host(plugins() + "--pipeline " + whole.string()).code == 0);
   Exec first = run_host(plugins() + "--shard 0/2 --pipeline " + split.string());
   REQUIRE(first.code == 0);
-  CHECK_THAT(first.output, Catch::Contains("belong to other shards"));
+  CHECK_THAT(first.output, Catch::Contains("not done yet (other shards"));
   CHECK_FALSE(fs::exists(tmp.path / "split/results.json"));
   REQUIRE(run_host(plugins() + "--shard 1/2 --pipeline " + split.string()).code == 0);
   CHECK(read(tmp.path / "split/results.json")["metrics"] == read(tmp.path / "whole/results.json")["metrics"]);
   CHECK(run_host(plugins() + "--shard 2/2 --pipeline " + split.string()).code == 2);
+}
+
+TEST_CASE("shard auto takes Slurm's array task; aggregate RUN_DIR writes the results of the shards") {
+  TempDir tmp;
+  auto whole = tmp.write("w.toml", pipeline(tmp.path / "whole", 10));
+  auto split = tmp.write("s.toml", pipeline(tmp.path / "split", 10));
+  REQUIRE(run_host(plugins() + "--pipeline " + whole.string()).code == 0);
+  CHECK(run_host(plugins() + "--shard auto --pipeline " + split.string()).code == 2);  // no scheduler
+  // an array submitted as --array=3-4: ids count from SLURM_ARRAY_TASK_MIN
+  setenv("SLURM_ARRAY_TASK_COUNT", "2", 1);
+  setenv("SLURM_ARRAY_TASK_MIN", "3", 1);
+  for (const char* id : {"3", "4"}) {
+    setenv("SLURM_ARRAY_TASK_ID", id, 1);
+    Exec r = run_host(plugins() + "--shard auto --pipeline " + split.string());
+    INFO(r.output);
+    CHECK(r.code == 0);
+    CHECK_THAT(r.output, Catch::Contains(std::string("--shard auto: shard ") + (id[0] == '3' ? "0" : "1") + "/2"));
+  }
+  unsetenv("SLURM_ARRAY_TASK_ID");
+  unsetenv("SLURM_ARRAY_TASK_COUNT");
+  unsetenv("SLURM_ARRAY_TASK_MIN");
+  const json expected = read(tmp.path / "whole/results.json")["metrics"];
+  CHECK(read(tmp.path / "split/results.json")["metrics"] == expected);  // the last shard wrote them
+  fs::remove(tmp.path / "split/results.json");
+  Exec agg = run_host(plugins() + "aggregate " + (tmp.path / "split").string());
+  INFO(agg.output);
+  REQUIRE(agg.code == 0);
+  CHECK(read(tmp.path / "split/results.json")["metrics"] == expected);
+  // an unfinished run: aggregate says how many are missing and exits 1; not a run folder: exit 2
+  fs::remove(tmp.path / "split/episodes/000004.json");
+  Exec partial = run_host(plugins() + "aggregate " + (tmp.path / "split").string());
+  CHECK(partial.code == 1);
+  CHECK_THAT(partial.output, Catch::Contains("1 episode(s) are not done yet"));
+  Exec none = run_host(plugins() + "aggregate " + tmp.path.string());
+  CHECK(none.code == 2);
+  CHECK_THAT(none.output, Catch::Contains("no run.json"));
 }
 
 TEST_CASE("generate mode writes per_support aux images for every pair and resumes") {

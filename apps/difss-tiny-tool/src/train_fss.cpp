@@ -115,6 +115,7 @@ FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, i
   e.support_sampling = "hsnet";
   // HSNet's sequential protocol takes queries in sample order: one image per episode and class.
   e.options["images_per_class"] = std::to_string(std::max(2, (episodes + 4) / 5));
+  e.options["query_order"] = "sequential";
   const TempFolder run_dir;
   e.output = run_dir.path / "run";
   DiscoveryOptions discovery;

@@ -38,7 +38,7 @@ std::string folder_layout() {
   options: layout = auto|nested|flat, images, masks, image_ext, mask_ext, mask_suffix,
            missing_masks = error|skip, class, class_level, class_map, mask_threshold, ignore_values,
            mask_values, min_pixels, group = none|folder, group_level, group_regex, mask_resize = error|nearest,
-           query_order = sequential|shuffle, min_images (default shots + 1), classes (subset))";
+           query_order = shuffle (default)|sequential, min_images (default shots + 1), classes (subset))";
 }
 
 namespace {
@@ -142,7 +142,7 @@ class FolderDataset final : public Dataset {
       layout_error("folder", what, layout);
     }
     split_source_ = mode + " folder " + root.string();
-    protocol_ = query_order_option(cfg, EpisodeProtocol::sequential);
+    protocol_ = query_order_option(cfg, EpisodeProtocol::shuffled);
     finish();
     spdlog::info("folder: {} layout, {} image-class pairs, {} classes{}", mode, samples_.size(), classes_.size(),
                  group_count() ? ", " + std::to_string(group_count()) + " groups" : std::string());

@@ -265,7 +265,7 @@ std::string synthetic_layout() {
   evaluation splits (val, test) draw disjoint images. options: classes = use only the first N
   classes of the split, images_per_class (default 20), size = image side 16..1024 (default 64),
   seed (default 0), distractors = 0..4 objects of other classes per image (default 2),
-  query_order = sequential (default: class by class) | shuffle.
+  query_order = shuffle (default) | sequential (class by class; configs/demo.toml pins it).
   Sample names "synthetic/<class>_<n>" (training splits: "synthetic-trn/<class>_<n>").)";
 }
 
@@ -296,7 +296,7 @@ class Synthetic final : public Dataset {
       for (int n = 0; n < per_class_; ++n) samples_.push_back({{}, {}, prefix + c.name + "_" + std::to_string(n), id, {}});
     }
     split_source_ = "synthetic fold " + std::to_string(cfg.fold) + " " + cfg.split;
-    protocol_ = query_order_option(cfg, EpisodeProtocol::sequential);  // the demo's numbers rely on it
+    protocol_ = query_order_option(cfg, EpisodeProtocol::shuffled);
     offers_query_order_ = true;
     finish();
   }

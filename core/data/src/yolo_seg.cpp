@@ -26,7 +26,7 @@ std::string yolo_seg_layout() {
   normalised to [0,1], n >= 3. A class's mask is the union of its polygons. Class id = class + 1.
   class names: option names = file with one name per line (line k = class k); default the 80 COCO
   names in Ultralytics order (0 person ... 79 toothbrush). Classes with fewer than min_images
-  images (default shots + 1) are not evaluated. query_order = sequential (default) | shuffle.)";
+  images (default shots + 1) are not evaluated. query_order = shuffle (default) | sequential.)";
 }
 
 namespace {
@@ -138,7 +138,7 @@ class YoloSeg final : public Dataset {
                    layout);
     split_source_ = "labels of " + lbl_dir.string() + " (" + std::to_string(count.size()) + " classes present, " +
                     std::to_string(classes_.size()) + " with >= " + std::to_string(min_images) + " images)";
-    protocol_ = query_order_option(cfg, EpisodeProtocol::sequential);  // coco128's reported numbers rely on it
+    protocol_ = query_order_option(cfg, EpisodeProtocol::shuffled);
     offers_query_order_ = true;
     finish();
     spdlog::info("yolo-seg: {} images, {} image-class pairs, {}", imgs.size(), samples_.size(), split_source_);

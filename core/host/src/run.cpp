@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <regex>
 #include <set>
 
@@ -20,6 +21,7 @@
 #include "difss/core/progress.hpp"
 #include "difss/core/protocol.hpp"
 #include "difss/core/report.hpp"
+#include "difss/core/team.hpp"
 
 #ifndef DIFSS_VERSION
 #define DIFSS_VERSION "0.0.0"
@@ -104,18 +106,48 @@ json run_identity(const Pipeline& p) {
 
 class Runner {
  public:
-  Runner(const Pipeline& p, const RunOptions& o) : p_(p), opt_(o), out_(p.output), eval_size_(p.evaluation) {}
+  Runner(const Pipeline& p, const RunOptions& o, Team& team)
+      : p_(p), opt_(o), out_(p.output), team_(team), eval_size_(p.evaluation) {}
 
   RunSummary run() {
     open_dataset();  // first: a dataset that cannot be opened must leave no run folder behind
-    prepare();
-    check_inputs();
+    if (opt_.aggregate_only) {
+      attach_existing();
+      return p_.mode == "generate" ? generate_all() : evaluate_all();
+    }
+    // The run folder is set up by the root alone; the other ranks join it once it exists.
+    if (team_.root()) {
+      prepare();
+      check_inputs();
+    }
+    team_.barrier();  // the folder and run.json exist from here on
+    if (!team_.root()) attach();
     create_instances();
     return p_.mode == "generate" ? generate_all() : evaluate_all();
   }
 
  private:
   // ---------------------------------------------------------------------------- set-up
+  // `difss-host aggregate`: the run folder must hold a run of this very pipeline.
+  void attach_existing() {
+    const fs::path run_json = out_ / "run.json";
+    if (!fs::exists(run_json))
+      throw ConfigError(out_.string() + ": no run.json here; this is not a difss run folder");
+    if (read_json(run_json).value("identity", json()) != run_identity(p_))
+      throw ConfigError(p_.file.string() + ": the run in " + out_.string() +
+                        " was made by a different version of this pipeline; cannot aggregate it");
+    attach();
+  }
+
+  // Joins a run folder the root has prepared (its log, the aux store).
+  void attach() {
+    add_log_file(out_ / "run.log");
+    set_run_dir(out_);
+    per_support_ = p_.aux_per_support();
+    const fs::path aux_root = p_.generator ? p_.aux.aux_dir : out_ / "aux";
+    store_ = std::make_unique<data::AuxSupportStore>(aux_root);
+  }
+
   void prepare() {
     if (opt_.force_restart && fs::exists(out_)) {
       logger()->info("--force-restart: removing the previous run in {}", out_.string());
@@ -124,7 +156,7 @@ class Runner {
     fs::create_directories(out_);
     size_t stale = remove_stale_temporaries(out_);
     add_log_file(out_ / "run.log");
-    logger()->info("run '{}' -> {}", p_.name, out_.string());
+    logger()->info("run '{}' -> {} ({})", p_.name, out_.string(), team_.describe());
     if (stale) logger()->info("removed {} temporary file(s) left by an interrupted run", stale);
     json id = run_identity(p_);
     fs::path run_json = out_ / "run.json";
@@ -136,7 +168,9 @@ class Runner {
                           "differ); choose another [pipeline] output or remove that folder");
       logger()->info("resuming: finished items are kept");
     } else {
-      write_json(run_json, {{"identity", id}, {"difss_version", DIFSS_VERSION}});
+      std::error_code ec;
+      const fs::path file = p_.file.empty() ? fs::path() : fs::absolute(p_.file, ec);
+      write_json(run_json, {{"identity", id}, {"difss_version", DIFSS_VERSION}, {"pipeline_file", file.string()}});
     }
     set_run_dir(out_);
     per_support_ = p_.aux_per_support();
@@ -211,7 +245,38 @@ class Runner {
     logger()->info("plugins ready in {:.2f} s", load_seconds_);
   }
 
-  bool mine(size_t index) const { return int(index % size_t(opt_.shard_count)) == opt_.shard_index; }
+  // Runs `work` on every item the team hands this process. An exception that escapes `work`
+  // stops the whole team; it is rethrown (same type) after the results were gathered.
+  template <class Work>
+  void work_loop(Work&& work) {
+    try {
+      while (auto item = team_.next()) {
+        if (cancel_requested()) throw Cancelled();
+        work(*item);
+      }
+    } catch (const std::exception& e) {
+      failure_ = std::current_exception();
+      team_.fail(e.what());
+    }
+  }
+
+  // Every rank's `mine` on the root (nothing elsewhere); then a failure of this process is
+  // rethrown as it was, and the root reports the other ranks'.
+  std::vector<std::string> gather_results(const json& mine, Progress* prog) {
+    auto gathered = team_.gather(mine.dump());
+    if (prog) prog->finish();
+    raise_failures();
+    return gathered;
+  }
+
+  void raise_failures() {
+    if (failure_) std::rethrow_exception(failure_);
+    const auto f = team_.failures();
+    if (f.empty() || !team_.root()) return;
+    std::string all;
+    for (const auto& s : f) all += (all.empty() ? "" : "; ") + s;
+    throw std::runtime_error("the run stopped: " + all + " (finished items are kept; re-run to resume)");
+  }
 
   // ---------------------------------------------------------------------------- aux supports
   // The aux images of (support sample, class): read from the store, generated first if missing
@@ -258,33 +323,73 @@ class Runner {
   }
 
   // ---------------------------------------------------------------------------- generate
+  bool pair_complete(size_t i) const {
+    return store_->count(*ds_, i, ds_->samples()[i].class_id, per_support_) >= per_support_;
+  }
+
   RunSummary generate_all() {
     const auto& samples = ds_->samples();
-    Progress prog("generate", samples.size());
-    size_t done = 0, skipped = 0;
-    json errors = json::array();
-    auto t0 = Clock::now();
-    for (size_t i = 0; i < samples.size(); ++i) {
-      if (cancel_requested()) throw Cancelled();
-      if (!mine(i)) {
-        prog.advance(1, true);
-        continue;
+    std::vector<size_t> todo;
+    size_t complete_before = 0;
+    if (team_.root()) {
+      for (size_t i = 0; i < samples.size(); ++i) {
+        if (pair_complete(i))
+          ++complete_before;
+        else
+          todo.push_back(i);
       }
-      bool existed = store_->count(*ds_, i, samples[i].class_id, per_support_) >= per_support_;
-      try {
-        aux_for(i, samples[i].class_id, &prog, nullptr);
-        ++done;
-      } catch (const PluginError&) {
-        throw;
-      } catch (const std::exception& e) {
-        if (p_.on_error != "skip") throw;
-        logger()->warn("skipping {}: {}", samples[i].name, e.what());
-        errors.push_back({{"item", i}, {"name", samples[i].name}, {"error", e.what()}});
-        ++skipped;
-      }
-      prog.advance(1, existed);
     }
-    prog.finish();
+    std::unique_ptr<Progress> prog;
+    if (team_.root() && !opt_.aggregate_only) {
+      prog = std::make_unique<Progress>("generate", samples.size());
+      prog->advance(complete_before, true);
+    }
+    json errors = json::array();
+    size_t done = 0;
+    auto t0 = Clock::now();
+    if (!opt_.aggregate_only) {
+      team_.start(todo, [&prog](size_t) { prog->advance(1); });
+      work_loop([&](size_t i) {
+        try {
+          aux_for(i, samples[i].class_id, prog.get(), nullptr);
+          ++done;
+        } catch (const PluginError&) {
+          throw;
+        } catch (const std::exception& e) {
+          if (p_.on_error != "skip") throw;
+          logger()->warn("skipping {}: {}", samples[i].name, e.what());
+          errors.push_back({{"item", i}, {"name", samples[i].name}, {"error", e.what()}});
+        }
+      });
+    }
+    const json mine = {{"done", done}, {"errors", errors}, {"declined", declined_},
+                       {"generated", generated_}, {"generation_seconds", gen_seconds_}};
+    const auto gathered = gather_results(mine, prog.get());
+    if (!team_.root()) return {true, true, out_, ""};
+    json total = {{"done", 0}, {"errors", json::array()}, {"declined", 0}, {"generated", 0}, {"generation_seconds", 0.0}};
+    for (const auto& g : gathered) {
+      const json j = json::parse(g);
+      for (const char* k : {"done", "declined", "generated"}) total[k] = total[k].get<size_t>() + j[k].get<size_t>();
+      total["generation_seconds"] = total["generation_seconds"].get<double>() + j["generation_seconds"].get<double>();
+      for (const auto& e : j["errors"]) total["errors"].push_back(e);
+    }
+    std::sort(total["errors"].begin(), total["errors"].end(),
+              [](const json& x, const json& y) { return x["item"].get<size_t>() < y["item"].get<size_t>(); });
+    size_t complete = complete_before + total["done"].get<size_t>();
+    if (!team_.whole_job()) {  // a static shard: the others' pairs are in the folder, or not yet
+      complete = 0;
+      for (size_t i = 0; i < samples.size(); ++i) complete += pair_complete(i);
+      // pairs a plugin declined have no images and never will: not missing
+      const size_t settled = complete + total["errors"].size() + total["declined"].get<size_t>();
+      const size_t missing = samples.size() > settled ? samples.size() - settled : 0;
+      if (missing > 0) {
+        std::string msg = std::to_string(missing) + " pair(s) are not generated yet (other shards); "
+                          "`difss-host aggregate " + out_.string() + "` writes the results once they are";
+        logger()->info("{}", msg);
+        return {true, false, out_, msg};
+      }
+    }
+    const size_t skipped = total["errors"].size();
     json results = {{"name", p_.name},
                     {"mode", "generate"},
                     {"difss_version", DIFSS_VERSION},
@@ -292,19 +397,21 @@ class Runner {
                     {"dataset", ds_->describe()},
                     {"aux_dir", store_->root().string()},
                     {"aux_per_support", per_support_},
-                    {"counts", {{"pairs", samples.size()}, {"done", done}, {"skipped", skipped},
-                                {"declined", declined_}, {"generated_images", generated_}}},
-                    {"errors", errors},
+                    {"counts", {{"pairs", samples.size()}, {"done", complete}, {"skipped", skipped},
+                                {"declined", total["declined"]}, {"generated_images", total["generated"]}}},
+                    {"errors", total["errors"]},
                     {"timing", {{"total_seconds", seconds_since(t0)}, {"load_seconds", load_seconds_},
-                                {"generation_seconds", gen_seconds_}}}};
+                                {"generation_seconds", total["generation_seconds"]},
+                                {"processes", team_.describe()}}}};
     write_json(out_ / "results.json", results);
     logger()->info("generated {} auxiliary images into {} ({} pairs, {} skipped, {} declined by a plugin)",
-                   generated_, store_->root().string(), samples.size(), skipped, declined_);
+                   total["generated"].get<size_t>(), store_->root().string(), samples.size(), skipped,
+                   total["declined"].get<size_t>());
     return {true, true, out_, ""};
   }
 
   // ---------------------------------------------------------------------------- evaluate
-  json run_episode(const data::Episode& ep, Progress& prog, bool draw_grid) {
+  json run_episode(const data::Episode& ep, Progress* prog, bool draw_grid) {
     auto t0 = Clock::now();
     cv::Mat query = ds_->load_image(ep.query), gt = ds_->load_mask(ep.query, ep.class_id);
     std::vector<cv::Mat> imgs, masks;
@@ -318,7 +425,7 @@ class Runner {
     std::vector<cv::Mat> aux_imgs, aux_masks, controls;
     for (size_t s : ep.supports) {
       cv::Mat ctl;
-      for (auto& a : aux_for(s, ep.class_id, &prog, &ctl)) {
+      for (auto& a : aux_for(s, ep.class_id, prog, &ctl)) {
         aux_imgs.push_back(a.image);
         aux_masks.push_back(a.mask);
       }
@@ -369,39 +476,71 @@ class Runner {
   RunSummary evaluate_all() {
     data::EpisodeOptions eo;
     const std::vector<data::Episode> episodes = pipeline_episodes(p_, *ds_, eo);
-    write_json(out_ / "episodes.json", episodes_record(p_, *ds_, episodes, eo));
-    fs::create_directories(out_ / "episodes");
+    const auto record_file = [this](size_t index) { return out_ / "episodes" / (pad6(index) + ".json"); };
+    std::vector<size_t> todo;
+    std::unique_ptr<Progress> prog;
+    if (team_.root() && !opt_.aggregate_only) {
+      write_json(out_ / "episodes.json", episodes_record(p_, *ds_, episodes, eo));
+      size_t finished = 0;
+      for (size_t i = 0; i < episodes.size(); ++i)
+        if (fs::exists(record_file(episodes[i].index))) ++finished;
+        else todo.push_back(i);
+      prog = std::make_unique<Progress>("episodes", episodes.size());
+      prog->advance(finished, true);
+    }
+    std::error_code ec;
+    fs::create_directories(out_ / "episodes", ec);
     const size_t grids = size_t(p_.evaluation.grids);
 
-    Progress prog("episodes", episodes.size());
+    json records = json::array();  // what this process computed, gathered by the root at the end
     auto t0 = Clock::now();
-    for (const auto& ep : episodes) {
-      if (cancel_requested()) throw Cancelled();
-      fs::path rec_file = out_ / "episodes" / (pad6(ep.index) + ".json");
-      if (!mine(ep.index) || fs::exists(rec_file)) {
-        prog.advance(1, true);
-        continue;
-      }
-      json rec;
-      try {
-        rec = run_episode(ep, prog, ep.index < grids);
-      } catch (const PluginError&) {
-        throw;
-      } catch (const Cancelled&) {
-        throw;
-      } catch (const std::exception& e) {
-        if (p_.on_error != "skip") throw;
-        logger()->warn("episode {} skipped: {}", ep.index, e.what());
-        rec = {{"index", ep.index}, {"class_id", ep.class_id}, {"skipped", e.what()}};
-      }
-      write_json(rec_file, rec);
-      prog.advance(1);
+    if (!opt_.aggregate_only) {
+      team_.start(todo, [&prog](size_t) { prog->advance(1); });
+      work_loop([&](size_t i) {
+        const data::Episode& ep = episodes[i];
+        json rec;
+        try {
+          rec = run_episode(ep, prog.get(), ep.index < grids);
+        } catch (const PluginError&) {
+          throw;
+        } catch (const Cancelled&) {
+          throw;
+        } catch (const std::exception& e) {
+          if (p_.on_error != "skip") throw;
+          logger()->warn("episode {} skipped: {}", ep.index, e.what());
+          rec = {{"index", ep.index}, {"class_id", ep.class_id}, {"skipped", e.what()}};
+        }
+        write_json(record_file(ep.index), rec);
+        records.push_back(std::move(rec));
+      });
     }
-    prog.finish();
-    return aggregate(episodes, seconds_since(t0));
+    const json mine = {{"records", records}, {"generated", generated_}, {"fallbacks", fallbacks_},
+                       {"declined", declined_}, {"generation_seconds", gen_seconds_}};
+    const auto gathered = gather_results(mine, prog.get());
+    if (!team_.root()) return {true, true, out_, ""};
+    std::map<size_t, json> by_index;
+    generated_ = fallbacks_ = declined_ = 0;
+    gen_seconds_ = 0;
+    for (const auto& g : gathered) {
+      json j = json::parse(g);
+      for (auto& r : j["records"]) {
+        const size_t index = r["index"].get<size_t>();
+        by_index[index] = std::move(r);
+      }
+      generated_ += j["generated"].get<size_t>();
+      fallbacks_ += j["fallbacks"].get<size_t>();
+      declined_ += j["declined"].get<size_t>();
+      gen_seconds_ += j["generation_seconds"].get<double>();
+    }
+    // Episodes finished by an earlier run (or another shard) are read from their files.
+    for (const auto& ep : episodes)
+      if (!by_index.count(ep.index) && fs::exists(record_file(ep.index)))
+        by_index[ep.index] = read_json(record_file(ep.index));
+    return aggregate(episodes, by_index, seconds_since(t0));
   }
 
-  RunSummary aggregate(const std::vector<data::Episode>& episodes, double loop_seconds) {
+  RunSummary aggregate(const std::vector<data::Episode>& episodes, const std::map<size_t, json>& records,
+                       double loop_seconds) {
     std::vector<int> classes;
     for (const auto& c : ds_->classes()) classes.push_back(c.id);
     data::IoUAccumulator acc_real(classes), acc_aux(classes), acc_fg(classes), acc_bg(classes);
@@ -411,12 +550,12 @@ class Runner {
     std::string csv = "index,class_id,class_name,query,supports,iou_real,iou_aux,seconds,status\n";
     std::vector<std::string> grid_files;
     for (const auto& ep : episodes) {
-      fs::path rec_file = out_ / "episodes" / (pad6(ep.index) + ".json");
-      if (!fs::exists(rec_file)) {
+      const auto found = records.find(ep.index);
+      if (found == records.end()) {
         ++missing;
         continue;
       }
-      json rec = read_json(rec_file);
+      const json& rec = found->second;
       std::string cname = ds_->class_info(ep.class_id).name;
       if (rec.contains("skipped")) {
         ++skipped;
@@ -448,8 +587,8 @@ class Runner {
       if (fs::exists(g)) grid_files.push_back("grids/" + g.filename().string());
     }
     if (missing > 0) {
-      std::string msg = std::to_string(missing) + " episode(s) belong to other shards and are not done yet; "
-                        "re-run without a shard to aggregate";
+      std::string msg = std::to_string(missing) + " episode(s) are not done yet (other shards, or an interrupted "
+                        "run); `difss-host aggregate " + out_.string() + "` writes the results once they are";
       logger()->info("{}", msg);
       return {true, false, out_, msg};
     }
@@ -496,9 +635,10 @@ class Runner {
                     {"classes_without_episodes", unvisited},
                     {"timing", {{"load_seconds", load_seconds_}, {"loop_seconds_this_run", loop_seconds},
                                 {"generation_seconds_this_run", gen_seconds_},
+                                {"processes", team_.describe()},
                                 {"mean_episode_seconds", episodes.size() > skipped ? episode_seconds / double(episodes.size() - skipped) : 0.0}}}};
     if (ds_->kind() == "synthetic") results["note"] = kHonestyNote;
-    if (json seeds = per_seed_metrics(p_, *ds_, out_, episodes); !seeds.is_null()) results["per_seed"] = seeds;
+    if (json seeds = per_seed_metrics(p_, *ds_, records, episodes); !seeds.is_null()) results["per_seed"] = seeds;
     data::write_file_atomic(out_ / "episodes.csv", csv);
     write_json(out_ / "results.json", results);
     write_html_report(out_, results, grid_files);
@@ -534,6 +674,8 @@ class Runner {
   const Pipeline& p_;
   RunOptions opt_;
   fs::path out_;
+  Team& team_;
+  std::exception_ptr failure_;  // what stopped this process's work loop, rethrown after gather
   std::unique_ptr<data::Dataset> ds_;
   std::unique_ptr<data::AuxSupportStore> store_;
   std::unique_ptr<ConditionInstance> cond_;
@@ -551,7 +693,14 @@ class Runner {
 RunSummary run(const Pipeline& p, const RunOptions& options) {
   if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
     throw ConfigError("invalid shard " + std::to_string(options.shard_index) + "/" + std::to_string(options.shard_count));
-  Runner r(p, options);
+  TeamOptions to;
+  to.shard_index = options.shard_index;
+  to.shard_count = options.shard_count;
+  to.use_mpi = options.use_mpi && !options.aggregate_only;
+  auto team = make_team(to);
+  if (team->size() > 1 && options.shard_count > 1)
+    throw ConfigError("--shard and an MPI launch both divide the work; give one (under mpirun, leave out --shard)");
+  Runner r(p, options, *team);
   return r.run();
 }
 

@@ -12,10 +12,14 @@ void Backbone::to(at::Device device, at::ScalarType dtype) {
   for (const auto& nt : named_tensors()) *nt.tensor = nt.tensor->to(device, dtype);
 }
 
+std::vector<at::Tensor> Backbone::block_outputs(const at::Tensor&) const {
+  throw std::logic_error("backbone '" + name() + "' has no residual blocks to tap");
+}
+
 namespace {
 
-at::Tensor zeros(std::vector<int64_t> shape) { return at::zeros(shape, at::TensorOptions().dtype(at::kFloat)); }
-at::Tensor ones(int64_t n) { return at::ones({n}, at::TensorOptions().dtype(at::kFloat)); }
+at::Tensor zeros(std::vector<int64_t> shape) { return at::zeros(shape, weight_options()); }
+at::Tensor ones(int64_t n) { return at::ones({n}, weight_options()); }
 
 struct Conv {
   at::Tensor weight;  // no bias in ResNets
@@ -123,13 +127,18 @@ class ResNet final : public Backbone {
   std::string name() const override { return config_.name; }
 
   std::vector<at::Tensor> hypercolumn(const at::Tensor& x) const override {
+    std::vector<at::Tensor> feats = block_outputs(x);
+    feats.erase(feats.begin(), feats.begin() + config_.layers[0]);  // stage 1 is not correlated
+    return feats;
+  }
+
+  std::vector<at::Tensor> block_outputs(const at::Tensor& x) const override {
     std::vector<at::Tensor> feats;
     at::Tensor f = stem(x);
     for (int s = 0; s < 4; ++s)
       for (const Block& b : stages_[s]) {
-        at::Tensor pre = b.forward_pre_relu(f);
-        if (s >= 1) feats.push_back(pre);
-        f = at::relu(pre);
+        feats.push_back(b.forward_pre_relu(f));
+        f = at::relu(feats.back());
       }
     return feats;
   }

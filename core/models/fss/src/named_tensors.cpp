@@ -21,7 +21,17 @@ uint32_t fnv1a32(const std::string& s) {
   return h;
 }
 
+thread_local bool shapes_only = false;
+
 }  // namespace
+
+ShapesOnly::ShapesOnly() : previous_(shapes_only) { shapes_only = true; }
+ShapesOnly::~ShapesOnly() { shapes_only = previous_; }
+
+at::TensorOptions weight_options() {
+  at::TensorOptions o = at::TensorOptions().dtype(at::kFloat);
+  return shapes_only ? o.device(at::kMeta) : o;
+}
 
 uint32_t lowbias32(uint32_t x) {
   x ^= x >> 16;

@@ -7,6 +7,7 @@
 
 #include <ATen/DLConvertor.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -64,5 +65,16 @@ struct SegmentCall {
 };
 
 inline at::Tensor as_at(const sdk::OwnedTensor& t) { return sdk::as_tensor(t.dl()).clone(); }
+
+// The status an sdk::Error thrown by f carries (DIFSS_OK when none), and its message.
+inline difss_status status_of(const std::function<void()>& f, std::string* msg = nullptr) {
+  try {
+    f();
+  } catch (const sdk::Error& e) {
+    if (msg) *msg = e.what();
+    return e.status();
+  }
+  return DIFSS_OK;
+}
 
 }  // namespace difss::test

@@ -97,19 +97,10 @@ HSNetSegmenter::HSNetSegmenter(const sdk::Host& host, const sdk::Params& p) : ho
   if (!size_is_usable(c.backbone, c.image_size, &why))
     throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, "parameter 'image_size' = " + std::to_string(c.image_size) +
                                                      " is not usable with HSNet-" + c.backbone + ": " + why);
-  const std::string device = p.string("device"), precision = p.string("precision");
-  const bool cuda = device == "cuda";
-  if (cuda && !at::hasCUDA())
-    throw sdk::Error(DIFSS_ERR_UNSUPPORTED, "parameter 'device' = \"cuda\" but this LibTorch has no usable CUDA device");
-  c.device = cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-  c.dtype = precision == "bf16" ? at::kBFloat16 : precision == "fp16" ? at::kHalf : at::kFloat;
-  if (c.dtype == at::kHalf && !cuda)
-    throw sdk::Error(DIFSS_ERR_UNSUPPORTED, "parameter 'precision' = \"fp16\" needs device = \"cuda\"");
-  for (const char* key : {"checkpoint", "backbone_weights"}) {
-    const std::string& path = p.string(key);
-    if (!path.empty() && !std::filesystem::exists(path))
-      throw sdk::Error(DIFSS_ERR_NOT_FOUND, std::string("parameter '") + key + "': file not found: " + path);
-  }
+  const fss::DevicePrecision dp = fss::device_and_precision(p);
+  c.device = dp.device;
+  c.dtype = dp.dtype;
+  fss::require_existing_files(p, {"checkpoint", "backbone_weights"});
   c10::InferenceMode guard;
   try {
     engine_ = fss::make_hsnet_engine(c);

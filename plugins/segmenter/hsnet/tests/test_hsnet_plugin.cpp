@@ -17,6 +17,7 @@
 namespace fs = std::filesystem;
 using namespace difss;
 using plugins::HSNetSegmenter;
+using test::status_of;
 
 namespace {
 
@@ -39,16 +40,6 @@ void write_safetensors(const fs::path& path, const std::vector<std::pair<std::st
     at::Tensor c = t.to(at::kFloat).contiguous();
     f.write(static_cast<const char*>(c.data_ptr()), std::streamsize(c.numel() * 4));
   }
-}
-
-difss_status status_of(const std::function<void()>& f, std::string* msg = nullptr) {
-  try {
-    f();
-  } catch (const sdk::Error& e) {
-    if (msg) *msg = e.what();
-    return e.status();
-  }
-  return DIFSS_OK;
 }
 
 }  // namespace

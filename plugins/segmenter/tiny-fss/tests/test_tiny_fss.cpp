@@ -50,6 +50,7 @@ TEST_CASE("tiny-fss: reproduces the manifest's novel-class evaluation and beats 
   dc.split = "val";
   dc.fold = m["data"]["fold"];
   dc.options["images_per_class"] = std::to_string((episodes + 4) / 5);  // as the trainer: every class
+  dc.options["query_order"] = "sequential";                               // in list order, as the trainer
   const auto ds = data::open_dataset(dc);
   data::IoUAccumulator acc(ds->class_ids()), base(ds->class_ids());
   for (const auto& ep : data::make_episodes(*ds, size_t(episodes), 0, 1)) {

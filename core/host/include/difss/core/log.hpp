@@ -14,5 +14,7 @@ void init_logging(const std::string& level = "info");
 std::shared_ptr<spdlog::logger> logger();
 // Adds a file sink (plain text) to the logger, e.g. <run>/run.log.
 void add_log_file(const std::filesystem::path& file);
+// A tag printed on every line after the time (e.g. "rank 2/3" in an MPI job); "" for none.
+void set_log_tag(const std::string& tag);
 
 }  // namespace difss

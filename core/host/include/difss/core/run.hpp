@@ -12,8 +12,10 @@
 // Work items are addressable by index; per-item seeds derive from the pipeline seed and the
 // item's identity (never from processing order); metrics are integer sums that merge exactly.
 // Every file is written atomically (temporary file, then rename); re-running skips finished
-// items, and stale temporary files of a killed run are removed. `shard` runs only the items
-// with index % count == shard index, so processes or machines can share a run directory.
+// items, and stale temporary files of a killed run are removed. Who does which item is a Team's
+// business (team.hpp): this process alone; a static `shard` (index % count == shard index) of a
+// run shared through its folder by several processes or machines; or, under mpirun/srun, every
+// rank of an MPI job taking items as it becomes free. Results never depend on the team.
 #pragma once
 
 #include <filesystem>
@@ -32,11 +34,16 @@ struct RunOptions {
   // the finished items and records the new inputs.
   bool force_restart = false;
   bool resume_anyway = false;
+  // Under an MPI launcher (and built with MPI): share the run among the job's ranks.
+  bool use_mpi = true;
+  // Write results.json, the CSV and the report from the finished items in the run folder,
+  // without loading plugins or running anything (`difss-host aggregate RUN_DIR`).
+  bool aggregate_only = false;
 };
 
 struct RunSummary {
   bool ok = false;        // all items done (or skipped by on_error = "skip") and results written
-  bool complete = false;  // every shard's items are present
+  bool complete = false;  // every shard's items are present (results.json written)
   std::filesystem::path output;
   std::string message;
 };

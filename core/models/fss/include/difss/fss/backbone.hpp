@@ -34,6 +34,10 @@ class Backbone {
   // (ResNet-50: {3, 6, 4}; ResNet-101: {3, 23, 4}; VGG-16: {1, 3, 3}).
   virtual std::array<int64_t, 3> level_counts() const = 0;
 
+  // Every residual block's output BEFORE its final ReLU, stages 1 to 4, finest first (DCAMA's
+  // extract_feats). ResNets only: the default throws std::logic_error.
+  virtual std::vector<at::Tensor> block_outputs(const at::Tensor& x) const;
+
   // Named intermediate outputs (for the prototype segmenter). ResNet: "stem" (after the max
   // pool), "layer1".."layer4" (stage outputs), "layerN.i" (output of block i of stage N); all
   // after ReLU. VGG-16: "features.N" (output of module N). Unknown names throw, listing tap_names().

@@ -21,6 +21,21 @@ struct NamedTensor {
   bool trainable = true;       // false for buffers (BatchNorm running statistics)
 };
 
+// While a ShapesOnly is alive (on this thread), the FSS models allocate their weights on the meta
+// device: names and shapes without memory (layout tests of full-size models).
+class ShapesOnly {
+ public:
+  ShapesOnly();
+  ~ShapesOnly();
+  ShapesOnly(const ShapesOnly&) = delete;
+  ShapesOnly& operator=(const ShapesOnly&) = delete;
+
+ private:
+  bool previous_;
+};
+// float32 on the CPU, or on the meta device while a ShapesOnly is alive.
+at::TensorOptions weight_options();
+
 // Name -> shape of a model's tensors (for key-layout tests and error messages).
 std::map<std::string, std::vector<int64_t>> shapes_of(const std::vector<NamedTensor>& model);
 

@@ -7,10 +7,40 @@
 #include <difss/sdk/plugin.hpp>
 #include <difss/sdk/tensor_torch.hpp>
 
+#include <ATen/Context.h>
+
+#include <filesystem>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
 namespace difss::fss {
+
+// The 'device' ("cpu" | "cuda") and 'precision' ("fp32" | "bf16" | "fp16") parameters of a
+// segmenter plugin. DIFSS_ERR_UNSUPPORTED for cuda without a CUDA device, fp16 on the CPU.
+struct DevicePrecision {
+  at::Device device;
+  at::ScalarType dtype;
+};
+inline DevicePrecision device_and_precision(const sdk::Params& p) {
+  const bool cuda = p.string("device") == "cuda";
+  if (cuda && !at::hasCUDA())
+    throw sdk::Error(DIFSS_ERR_UNSUPPORTED, "parameter 'device' = \"cuda\" but this LibTorch has no usable CUDA device");
+  const std::string precision = p.string("precision");
+  const at::ScalarType dtype = precision == "bf16" ? at::kBFloat16 : precision == "fp16" ? at::kHalf : at::kFloat;
+  if (dtype == at::kHalf && !cuda)
+    throw sdk::Error(DIFSS_ERR_UNSUPPORTED, "parameter 'precision' = \"fp16\" needs device = \"cuda\"");
+  return {cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU), dtype};
+}
+
+// DIFSS_ERR_NOT_FOUND naming the parameter when a non-empty path parameter names no file.
+inline void require_existing_files(const sdk::Params& p, std::initializer_list<const char*> keys) {
+  for (const char* key : keys) {
+    const std::string& path = p.string(key);
+    if (!path.empty() && !std::filesystem::exists(path))
+      throw sdk::Error(DIFSS_ERR_NOT_FOUND, std::string("parameter '") + key + "': file not found: " + path);
+  }
+}
 
 inline sdk::SegmenterOutput segment_with(SegmenterEngine& engine, const sdk::SegmenterInput& in, sdk::Call& call) {
   sdk::require_port(in.query, "query", DIFSS_FORMAT_IMAGE);
