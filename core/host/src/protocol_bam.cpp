@@ -9,8 +9,6 @@
 #include <difss/data/splits.hpp>
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 #include <limits>
 #include <map>
 
@@ -101,7 +99,8 @@ std::vector<data::Episode> bam_episodes(const Pipeline& p, const data::Dataset& 
 
 }  // namespace detail
 
-nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds, const std::filesystem::path& run_dir,
+nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds,
+                                const std::map<std::size_t, nlohmann::json>& records,
                                 const std::vector<data::Episode>& episodes) {
   const ProtocolBundle& b = protocol_bundle(p.evaluation.protocol);
   if (b.sampler != "bam" || !p.dataset.episodes_file.empty()) return nullptr;
@@ -114,12 +113,9 @@ nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds, cons
     for (std::size_t k = 0; k < seeds.size(); ++k) {
       data::IoUAccumulator acc(ds.class_ids());
       for (std::size_t i = k * per_seed; i < (k + 1) * per_seed; ++i) {
-        char name[32];
-        std::snprintf(name, sizeof name, "%06zu.json", i);
-        std::ifstream in(run_dir / "episodes" / name);
-        if (!in) continue;
-        const nlohmann::json rec = nlohmann::json::parse(in);
-        if (!rec.contains(which)) continue;
+        const auto found = records.find(episodes[i].index);
+        if (found == records.end() || !found->second.contains(which)) continue;
+        const nlohmann::json& rec = found->second;
         const auto& c = rec[which];
         data::IoUCounts counts;
         counts.inter[0] = c.at("inter_bg");

@@ -638,7 +638,7 @@ class Runner {
                                 {"processes", team_.describe()},
                                 {"mean_episode_seconds", episodes.size() > skipped ? episode_seconds / double(episodes.size() - skipped) : 0.0}}}};
     if (ds_->kind() == "synthetic") results["note"] = kHonestyNote;
-    if (json seeds = per_seed_metrics(p_, *ds_, out_, episodes); !seeds.is_null()) results["per_seed"] = seeds;
+    if (json seeds = per_seed_metrics(p_, *ds_, records, episodes); !seeds.is_null()) results["per_seed"] = seeds;
     data::write_file_atomic(out_ / "episodes.csv", csv);
     write_json(out_ / "results.json", results);
     write_html_report(out_, results, grid_files);

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -57,11 +58,13 @@ nlohmann::json episodes_record(const Pipeline& p, const data::Dataset& ds,
                                const std::vector<data::Episode>& episodes,
                                const data::EpisodeOptions& options);
 
-// For the multi-seed protocols (bam, hdmnet): per evaluation seed the mIoU and FB-IoU of its
-// episodes (read from run_dir/episodes/NNNNNN.json), and their mean and best, as test.py prints
-// them ({"seeds", "episodes_per_seed", "real_only"/"with_aux": {"per_seed": [...], "mean_miou",
-// "mean_fbiou", "best_miou", "best_fbiou"}}). null for the other protocols.
-nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds, const std::filesystem::path& run_dir,
+// For the multi-seed protocols (bam, hdmnet): per evaluation seed the mIoU, FB-IoU and pIoU of its
+// episodes (`records`: episode index -> its record, as the runner gathers them), and their mean
+// and best, as test.py prints them ({"seeds", "episodes_per_seed", "real_only"/"with_aux":
+// {"per_seed": [...], "mean_miou", "mean_fbiou", "best_miou", "best_fbiou"}}). null for the other
+// protocols.
+nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds,
+                                const std::map<std::size_t, nlohmann::json>& records,
                                 const std::vector<data::Episode>& episodes);
 
 }  // namespace difss
