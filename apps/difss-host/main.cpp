@@ -54,7 +54,9 @@ int main(int argc, char** argv) {
   app.add_option("--pipeline,-p", pipeline_file, "Run the pipeline in this TOML file");
   app.add_option("--shard", shard,
                  "Run only items with index % N == K (K/N, e.g. 0/4), or `auto` from Slurm/PMI variables");
-  bool force_restart = false, resume_anyway = false;
+  bool force_restart = false, resume_anyway = false, gpu_per_rank = false;
+  app.add_flag("--gpu-per-rank", gpu_per_rank,
+               "Give each rank of a node its own GPU (CUDA_VISIBLE_DEVICES narrowed to the local rank's entry)");
   app.add_flag("--force-restart", force_restart,
                "Empty the run folder first (its inputs or pipeline changed and you want a new run)");
   app.add_flag("--resume-anyway", resume_anyway,
@@ -119,6 +121,14 @@ int main(int argc, char** argv) {
 
   init_logging(log_level);
   if (world > 1) set_log_tag("rank " + std::to_string(mpi_rank()) + "/" + std::to_string(world));
+  if (gpu_per_rank) {
+    try {
+      logger()->info("--gpu-per-rank: CUDA_VISIBLE_DEVICES={}", assign_gpu_per_local_rank());
+    } catch (const std::exception& e) {
+      logger()->error("{}", e.what());
+      return finish(cli::kExitConfig);
+    }
+  }
   // Every plugin library's deinit() runs when main returns, after every registry and instance
   // (all created below, inside this scope's callees) is gone.
   struct ShutdownPlugins {

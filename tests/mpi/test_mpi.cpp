@@ -203,6 +203,20 @@ TEST_CASE("mpirun: a failing item stops every rank (on_error = stop) or is skipp
   CHECK(a["metrics"] == b["metrics"]);
 }
 
+TEST_CASE("--gpu-per-rank gives each rank of a node the entry of CUDA_VISIBLE_DEVICES at its local rank") {
+  setenv("CUDA_VISIBLE_DEVICES", "5,7", 1);
+  const Exec two = run_mpi(2, "--gpu-per-rank plugins list");
+  const Exec three = run_mpi(3, "--gpu-per-rank plugins list");
+  unsetenv("CUDA_VISIBLE_DEVICES");
+  INFO(two.output);
+  CHECK(two.code == 0);
+  CHECK_THAT(two.output, Catch::Contains("[rank 0/2] --gpu-per-rank: CUDA_VISIBLE_DEVICES=5") &&
+                             Catch::Contains("[rank 1/2] --gpu-per-rank: CUDA_VISIBLE_DEVICES=7"));
+  INFO(three.output);
+  CHECK(three.code == 2);
+  CHECK_THAT(three.output, Catch::Contains("local rank 2 but CUDA_VISIBLE_DEVICES lists 2 device(s)"));
+}
+
 TEST_CASE("mpirun -np 3 on configs/demo.toml equals one process, results and aux images", "[slow]") {
   difss::test::TempDir tmp;
   const auto one = demo_into(tmp.path, "one"), three = demo_into(tmp.path, "three");

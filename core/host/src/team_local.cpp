@@ -2,6 +2,7 @@
 #include "difss/core/team.hpp"
 
 #include <cstdlib>
+#include <stdexcept>
 
 #include "mpi/team_mpi.hpp"
 
@@ -67,6 +68,30 @@ bool launched_by_mpi_launcher() {
   for (const char* v : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"})
     if (std::getenv(v)) return true;
   return false;
+}
+
+std::string assign_gpu_per_local_rank() {
+  const int local = mpi_local_rank();
+  std::string chosen = std::to_string(local);
+  if (const char* visible = std::getenv("CUDA_VISIBLE_DEVICES"); visible && *visible) {
+    std::vector<std::string> list;
+    std::string item;
+    for (const char* c = visible;; ++c) {
+      if (*c == ',' || *c == '\0') {
+        list.push_back(item);
+        item.clear();
+        if (*c == '\0') break;
+      } else {
+        item += *c;
+      }
+    }
+    if (size_t(local) >= list.size())
+      throw std::runtime_error("--gpu-per-rank: local rank " + std::to_string(local) + " but CUDA_VISIBLE_DEVICES lists " +
+                               std::to_string(list.size()) + " device(s) ('" + visible + "')");
+    chosen = list[size_t(local)];
+  }
+  setenv("CUDA_VISIBLE_DEVICES", chosen.c_str(), 1);
+  return chosen;
 }
 
 std::unique_ptr<Team> make_local_team(int shard_index, int shard_count) {

@@ -26,6 +26,7 @@ namespace {
 int g_world_size = 1;
 int g_world_rank = 0;
 int g_local_size = 1;
+int g_local_rank = 0;
 int g_thread_level = MPI_THREAD_SINGLE;
 bool g_initialised = false;
 
@@ -254,6 +255,7 @@ int mpi_init_if_launched(int* argc, char*** argv) {
   MPI_Comm node;
   MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
   MPI_Comm_size(node, &g_local_size);
+  MPI_Comm_rank(node, &g_local_rank);
   MPI_Comm_free(&node);
   std::atexit(finalize_mpi);
   return g_world_size;
@@ -261,6 +263,7 @@ int mpi_init_if_launched(int* argc, char*** argv) {
 
 int mpi_rank() { return g_world_rank; }
 int mpi_local_size() { return g_local_size; }
+int mpi_local_rank() { return g_local_rank; }
 
 void mpi_abort(int code) {
   if (g_initialised) MPI_Abort(MPI_COMM_WORLD, code);

@@ -10,6 +10,7 @@ bool mpi_built() { return false; }
 int mpi_init_if_launched(int*, char***) { return 1; }
 int mpi_rank() { return 0; }
 int mpi_local_size() { return 1; }
+int mpi_local_rank() { return 0; }
 void mpi_abort(int code) { std::_Exit(code); }
 
 }  // namespace difss

@@ -75,6 +75,11 @@ int mpi_init_if_launched(int* argc, char*** argv);
 // This rank and the number of ranks on this node (1 and 1 without MPI).
 int mpi_rank();
 int mpi_local_size();
+int mpi_local_rank();
+// --gpu-per-rank: shows each rank of a node one GPU by narrowing CUDA_VISIBLE_DEVICES to entry
+// `local rank` of its list (or to the number when unset), so a plugin's device = "cuda" is that
+// rank's GPU. Must run before any CUDA initialisation. Returns what it set ("" = nothing).
+std::string assign_gpu_per_local_rank();
 // Ends the MPI job from a rank that cannot reach the collective calls (last resort).
 [[noreturn]] void mpi_abort(int code);
 
