@@ -305,13 +305,12 @@ fs::path bam_standin_voc(TempDir& tmp, const json& ref) {
 // Runs difss-host with `protocol` over the stand-ins, 1 shot, `episodes` per seed, into tmp/out.
 fs::path run_bam_family(TempDir& tmp, const fs::path& voc, const std::string& protocol, int episodes) {
   const fs::path out = tmp.path / "out";
-  const auto p = tmp.write(protocol + ".toml", "[pipeline]\nthreads = 1\noutput = \"" + out.string() +
-                                                   "\"\n[dataset]\nkind = \"pascal5i\"\nroot = \"" + voc.string() +
-                                                   "\"\nfold = 0\nshots = 1\nepisodes = " + std::to_string(episodes) +
-                                                   "\noptions = { min_pixels = 1 }\n"
-                                                   "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
-                                                   "[evaluation]\nprotocol = \"" + protocol + "\"\nprotocol_lists = \"" +
-                                                   bam_ref_dir().string() + "\"\ngrids = 0\n");
+  const auto p = tmp.write(protocol + ".toml",
+                           "[pipeline]\nthreads = 1\noutput = \"" + out.string() + "\"\n[dataset]\nkind = \"pascal5i\"\n"
+                           "root = \"" + voc.string() + "\"\nfold = 0\nshots = 1\nepisodes = " + std::to_string(episodes) +
+                           "\noptions = { min_pixels = 1 }\n[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
+                           "[evaluation]\nprotocol = \"" + protocol + "\"\nprotocol_lists = \"" +
+                           bam_ref_dir().string() + "\"\ngrids = 0\n");
   Exec r = run_host(plugins() + "--pipeline " + p.string());
   INFO(r.output);
   REQUIRE(r.code == 0);

@@ -99,6 +99,9 @@ std::vector<NamedEpisode> bam_test_episodes(const BamLists& lists, int shots, st
 
 std::vector<NamedEpisode> cyctr_test_episodes(const BamLists& lists, int shots, std::uint32_t seed, int workers,
                                               std::size_t count) {
+  if (count > kCyctrEpisodes)
+    throw std::invalid_argument("CyCTR protocol: test.py evaluates " + std::to_string(kCyctrEpisodes) + " episodes; " +
+                                std::to_string(count) + " were asked for (use a prefix, or protocol = \"bam\")");
   return bam_test_episodes(lists, shots, seed, workers, count ? count : kCyctrEpisodes, kCyctrPasses);
 }
 

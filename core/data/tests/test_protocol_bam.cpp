@@ -85,7 +85,8 @@ TEST_CASE("BAM protocol: lists are read, bad input is refused with a clear messa
   CHECK_THROWS_WITH(bam_test_episodes(lists, 1, 5), Catch::Contains("no novel class"));
 }
 
-TEST_CASE("CyCTR test episodes equal the official sequences (seed 123, 1001 episodes, at most 20 passes)", "[data][protocol]") {
+TEST_CASE("CyCTR test episodes equal the official sequences (seed 123, 1001 episodes, at most 20 passes)",
+          "[data][protocol]") {
   // Dumped from CyCTR's own SemData + DataLoader + validate() loop on BAM's stand-in list, and on
   // that list twice (tests/data/cyctr_episodes/README.md).
   std::ifstream in(difss::test::source_dir() / "core/data/tests/data/cyctr_episodes/cyctr_sequences.json");
@@ -116,4 +117,5 @@ TEST_CASE("CyCTR test episodes equal the official sequences (seed 123, 1001 epis
     CHECK(std::equal(bam.begin(), bam.end(), ours.begin()));
   }
   CHECK(cyctr_test_episodes(twice, 1, kCyctrSeed, 8, 30).size() == 30);  // [dataset] episodes: a prefix
+  CHECK_THROWS_WITH(cyctr_test_episodes(twice, 1, kCyctrSeed, 8, 1002), Catch::Contains("1001 episodes"));
 }

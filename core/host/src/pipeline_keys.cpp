@@ -160,8 +160,9 @@ const std::vector<Key>& keys() {
       integer("dataset", "shots", 1, 1, kNoMax, "Real supports per episode (K).", field(&D::shots)),
       integer("dataset", "episodes", 0, 0, kNoMax,
               "Episodes (0 = the protocol's default: 1000, or every sample (FSS-1000: 2400); bam / hdmnet: 1000 "
-              "per seed; cyctr: 1001). A smaller count evaluates a prefix of the same sequence (per seed for bam / hdmnet; of "
-              "the list for an episodes_file).", field(&D::episodes)),
+              "per seed; cyctr: 1001). A smaller count evaluates a prefix of the same sequence (per seed for bam / "
+              "hdmnet; of the list for an episodes_file).",
+              field(&D::episodes)),
       choice("dataset", "support_sampling", {"hsnet", "distinct", "cross_group", "cross_group_distinct"},
              "hsnet",
              "hsnet: K independent draws among the class's other images, as HSNet (duplicates possible); "

@@ -83,8 +83,9 @@ std::vector<data::Episode> bam_episodes(const Pipeline& p, const data::Dataset& 
   std::vector<data::Episode> out;
   try {
     for (std::uint32_t seed : bam_seeds(p)) {
-      auto named = is_cyctr(p) ? data::cyctr_test_episodes(lists, p.dataset.shots, seed, kBamWorkers, p.dataset.episodes)
-                               : data::bam_test_episodes(lists, p.dataset.shots, seed, kBamWorkers, p.dataset.episodes);
+      const int shots = p.dataset.shots;
+      auto named = is_cyctr(p) ? data::cyctr_test_episodes(lists, shots, seed, kBamWorkers, p.dataset.episodes)
+                               : data::bam_test_episodes(lists, shots, seed, kBamWorkers, p.dataset.episodes);
       for (auto& e : named) {  // BAM's image paths -> difss sample names (the image id)
         e.query = std::filesystem::path(e.query).stem().string();
         for (auto& s : e.supports) s = std::filesystem::path(s).stem().string();
