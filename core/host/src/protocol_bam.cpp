@@ -49,7 +49,8 @@ data::BamLists bam_lists(const Pipeline& p, const data::Dataset& ds) {
   if (p.evaluation.protocol_lists.empty())
     throw ConfigError(where + ": [evaluation] protocol \"" + name +
                       "\" needs protocol_lists = the folder of BAM's lists/pascal/fss_list/val (data_list_<fold>.txt, "
-                      "sub_class_file_list_<fold>.txt): the episodes follow their order");
+                      "sub_class_file_list_<fold>.txt; cyctr: CyCTR's lists/pascal/voc_val_list_split<fold>.pth "
+                      "written in that form, docs/PROTOCOLS.md): the episodes follow their order");
   const std::filesystem::path dir = p.evaluation.protocol_lists;
   const std::string fold = std::to_string(p.dataset.fold);
   data::BamLists lists;
