@@ -1,7 +1,8 @@
 // [evaluation] protocol through difss-host: with protocol = "hsnet" and seed 0 the episodes a run
 // writes (episodes/NNNNNN.json) are HSNet test.py's, checked against the sequences dumped from the
 // official code (core/data/tests/data/hsnet_episodes) on dataset folders of tiny stand-in images
-// made here from HSNet's split lists; the resolved bundle in results.json; episodes_file.
+// made here from HSNet's split lists; the resolved bundle in results.json; episodes_file; bam and
+// cyctr runs on BAM's stand-in lists against the sequences dumped from BAM's and CyCTR's code.
 #include <difss/data/protocols.hpp>
 #include <difss/data/splits.hpp>
 
@@ -280,12 +281,13 @@ TEST_CASE("episodes_file: a run evaluates the episodes another run wrote (JSON a
   CHECK_THAT(rd.output, Catch::Contains("bad.tsv") && Catch::Contains("no_such_image"));
 }
 
-TEST_CASE("protocol bam: a PASCAL-5i run evaluates BAM's episodes for its five seeds, reports per seed, mean, best") {
-  // The stand-in lists and the sequences dumped from BAM's own SemData + DataLoader
-  // (core/data/tests/data/bam_episodes/README.md), on a VOC folder made from them.
-  const fs::path ref_dir = source_dir() / "core/data/tests/data/bam_episodes";
-  const json ref = read(ref_dir / "bam_sequences.json");
-  TempDir tmp;
+namespace {
+
+// BAM's stand-in lists (core/data/tests/data/bam_episodes/README.md).
+fs::path bam_ref_dir() { return source_dir() / "core/data/tests/data/bam_episodes"; }
+
+// A VOC folder of tiny images made from the stand-in labels, under `tmp`.
+fs::path bam_standin_voc(TempDir& tmp, const json& ref) {
   const fs::path voc = tmp.path / "VOC2012";
   const auto jpeg = standin_jpeg();
   std::string ids;
@@ -297,30 +299,51 @@ TEST_CASE("protocol bam: a PASCAL-5i run evaluates BAM's episodes for its five s
     ids += id + "\n";
   }
   tmp.write("VOC2012/ImageSets/Segmentation/val.txt", ids);
+  return voc;
+}
+
+// Runs difss-host with `protocol` over the stand-ins, 1 shot, `episodes` per seed, into tmp/out.
+fs::path run_bam_family(TempDir& tmp, const fs::path& voc, const std::string& protocol, int episodes) {
   const fs::path out = tmp.path / "out";
-  const auto p = tmp.write("bam.toml", "[pipeline]\nthreads = 1\noutput = \"" + out.string() +
-                                           "\"\n[dataset]\nkind = \"pascal5i\"\nroot = \"" + voc.string() +
-                                           "\"\nfold = 0\nshots = 1\nepisodes = 60\noptions = { min_pixels = 1 }\n"
-                                           "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
-                                           "[evaluation]\nprotocol = \"bam\"\nprotocol_lists = \"" + ref_dir.string() +
-                                           "\"\ngrids = 0\n");
+  const auto p = tmp.write(protocol + ".toml",
+                           "[pipeline]\nthreads = 1\noutput = \"" + out.string() + "\"\n[dataset]\nkind = \"pascal5i\"\n"
+                           "root = \"" + voc.string() + "\"\nfold = 0\nshots = 1\nepisodes = " + std::to_string(episodes) +
+                           "\noptions = { min_pixels = 1 }\n[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
+                           "[evaluation]\nprotocol = \"" + protocol + "\"\nprotocol_lists = \"" +
+                           bam_ref_dir().string() + "\"\ngrids = 0\n");
   Exec r = run_host(plugins() + "--pipeline " + p.string());
   INFO(r.output);
   REQUIRE(r.code == 0);
+  return out;
+}
+
+// The run's episodes first .. first + n - 1 are the dumped `run`'s first n (names as image ids).
+void check_episodes(const fs::path& out, std::size_t first, const json& run, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof name, "%06zu.json", first + i);
+    const json rec = read(out / "episodes" / name);
+    const json& e = run.at("first")[i];
+    INFO("episode " << i);
+    REQUIRE(rec["class_id"] == e[0]);
+    REQUIRE(rec["query"] == fs::path(e[1].get<std::string>()).stem().string());
+    REQUIRE(rec["supports"][0] == fs::path(e[2][0].get<std::string>()).stem().string());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("protocol bam: a PASCAL-5i run evaluates BAM's episodes for its five seeds, reports per seed, mean, best") {
+  // The sequences dumped from BAM's own SemData + DataLoader on the stand-in lists.
+  const json ref = read(bam_ref_dir() / "bam_sequences.json");
+  TempDir tmp;
+  const fs::path voc = bam_standin_voc(tmp, ref);
+  const fs::path out = run_bam_family(tmp, voc, "bam", 60);
   std::size_t block = 0;
   for (const auto& run : ref.at("runs")) {
     if (run.at("shots") != 1 || run.at("workers") != 8) continue;
     INFO("seed " << run.at("seed"));
-    for (std::size_t i = 0; i < 60; ++i) {
-      char name[32];
-      std::snprintf(name, sizeof name, "%06zu.json", block * 60 + i);
-      const json rec = read(out / "episodes" / name);
-      const json& e = run.at("first")[i];
-      INFO("episode " << i);
-      REQUIRE(rec["class_id"] == e[0]);
-      REQUIRE(rec["query"] == fs::path(e[1].get<std::string>()).stem().string());
-      REQUIRE(rec["supports"][0] == fs::path(e[2][0].get<std::string>()).stem().string());
-    }
+    check_episodes(out, block * 60, run, 60);
     ++block;
   }
   CHECK(block == 5);
@@ -343,9 +366,34 @@ TEST_CASE("protocol bam: a PASCAL-5i run evaluates BAM's episodes for its five s
                                           "\"\n[dataset]\nkind = \"pascal5i\"\nroot = \"" + voc.string() +
                                           "\"\noptions = { min_pixels = 1 }\n[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
                                           "[evaluation]\nprotocol = \"bam\"\n");
-  r = run_host(plugins() + "--pipeline " + no_lists.string());
+  const Exec r = run_host(plugins() + "--pipeline " + no_lists.string());
   CHECK(r.code == 2);
   CHECK_THAT(r.output, Catch::Contains("protocol_lists"));
+}
+
+TEST_CASE("protocol cyctr: a PASCAL-5i run evaluates CyCTR's episodes (one seed, 123) and records the bundle") {
+  // The sequences dumped from CyCTR's own SemData + DataLoader + validate() loop on BAM's stand-in
+  // lists (core/data/tests/data/cyctr_episodes/README.md).
+  const json ref = read(source_dir() / "core/data/tests/data/cyctr_episodes/cyctr_sequences.json");
+  TempDir tmp;
+  const fs::path voc = bam_standin_voc(tmp, read(bam_ref_dir() / "bam_sequences.json"));
+  const fs::path out = run_bam_family(tmp, voc, "cyctr", 40);
+  const json* run = nullptr;
+  for (const auto& r : ref.at("runs"))
+    if (r.at("shots") == 1 && r.at("workers") == 8 && r.at("list_repeats") == 1) run = &r;
+  REQUIRE(run);
+  check_episodes(out, 0, *run, 40);
+  CHECK_FALSE(fs::exists(out / "episodes/000040.json"));
+  const json res = read(out / "results.json");
+  CHECK(res["protocol"]["name"] == "cyctr");
+  CHECK(res["protocol"]["seeds"] == json::array({123}));
+  CHECK(res["protocol"]["workers"] == 8);
+  CHECK(res["protocol"]["eval_size"] == "label");
+  CHECK(res["protocol"]["input_size"] == 473);
+  CHECK(res["protocol"]["overridden"] == json::array());
+  CHECK_THAT(res["protocol"]["source"].get<std::string>(), Catch::Contains("CyCTR-Pytorch @ 1a06183"));
+  REQUIRE(res["per_seed"]["real_only"]["per_seed"].size() == 1);
+  CHECK(res["per_seed"]["real_only"]["per_seed"][0]["episodes"] == 40);
 }
 
 TEST_CASE("official_bugs: a COCO generate run finishes skipping classes > 20 with a count; FSS-1000 prompts say 'taxi'") {

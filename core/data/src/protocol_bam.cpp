@@ -72,7 +72,7 @@ std::vector<std::uint32_t> bam_test_seeds(std::uint32_t manual_seed, std::size_t
 }
 
 std::vector<NamedEpisode> bam_test_episodes(const BamLists& lists, int shots, std::uint32_t seed, int workers,
-                                            std::size_t count) {
+                                            std::size_t count, std::size_t max_passes) {
   if (shots < 1) throw std::invalid_argument("BAM protocol: shots must be >= 1, got " + std::to_string(shots));
   if (workers < 0) throw std::invalid_argument("BAM protocol: workers must be >= 0");
   const std::size_t len = lists.data_list.size();
@@ -84,8 +84,9 @@ std::vector<NamedEpisode> bam_test_episodes(const BamLists& lists, int shots, st
   std::vector<PythonRandom> worker_random(static_cast<std::size_t>(workers));
   std::vector<NamedEpisode> out;
   out.reserve(total);
-  // db_epoch = ceil(test_num / (len(val_loader) - batch_size_val)) passes, each a new iterator.
-  while (out.size() < total) {
+  // db_epoch = ceil(test_num / (len(val_loader) - batch_size_val)) passes, each a new iterator
+  // (CyCTR: at most 20).
+  for (std::size_t pass = 0; out.size() < total && (max_passes == 0 || pass < max_passes); ++pass) {
     const auto base_seed = static_cast<std::uint64_t>(torch_gen.random_int64());
     for (int w = 0; w < workers; ++w) worker_random[static_cast<std::size_t>(w)].seed_uint64(base_seed + static_cast<std::uint64_t>(w));
     for (std::size_t i = 0; i < len && out.size() < total; ++i) {
@@ -94,6 +95,14 @@ std::vector<NamedEpisode> bam_test_episodes(const BamLists& lists, int shots, st
     }
   }
   return out;
+}
+
+std::vector<NamedEpisode> cyctr_test_episodes(const BamLists& lists, int shots, std::uint32_t seed, int workers,
+                                              std::size_t count) {
+  if (count > kCyctrEpisodes)
+    throw std::invalid_argument("CyCTR protocol: test.py evaluates " + std::to_string(kCyctrEpisodes) + " episodes; " +
+                                std::to_string(count) + " were asked for (use a prefix, or protocol = \"bam\")");
+  return bam_test_episodes(lists, shots, seed, workers, count ? count : kCyctrEpisodes, kCyctrPasses);
 }
 
 std::vector<std::pair<std::string, std::string>> read_bam_data_list(const std::filesystem::path& path) {

@@ -1,5 +1,5 @@
-// BAM's test episode sequences against the ones dumped from the official SemData + DataLoader on a
-// stand-in list (tests/data/bam_episodes/README.md).
+// BAM's and CyCTR's test episode sequences against the ones dumped from the official SemData +
+// DataLoader on a stand-in list (tests/data/bam_episodes/README.md, tests/data/cyctr_episodes/README.md).
 #include <catch2/catch.hpp>
 
 #include <cstdio>
@@ -83,4 +83,39 @@ TEST_CASE("BAM protocol: lists are read, bad input is refused with a clear messa
   CHECK_THROWS_WITH(bam_test_episodes(lists, 2, 5), Catch::Contains("support candidate"));
   lists.data_list[0].novel_classes.clear();
   CHECK_THROWS_WITH(bam_test_episodes(lists, 1, 5), Catch::Contains("no novel class"));
+}
+
+TEST_CASE("CyCTR test episodes equal the official sequences (seed 123, 1001 episodes, at most 20 passes)",
+          "[data][protocol]") {
+  // Dumped from CyCTR's own SemData + DataLoader + validate() loop on BAM's stand-in list, and on
+  // that list twice (tests/data/cyctr_episodes/README.md).
+  std::ifstream in(difss::test::source_dir() / "core/data/tests/data/cyctr_episodes/cyctr_sequences.json");
+  REQUIRE(in);
+  const json ref = json::parse(in);
+  std::ifstream bam_in(bam_dir() / "bam_sequences.json");
+  REQUIRE(bam_in);
+  const BamLists once = standin_lists(json::parse(bam_in));
+  BamLists twice = once;
+  twice.data_list.insert(twice.data_list.end(), once.data_list.begin(), once.data_list.end());
+  REQUIRE(ref.at("runs").size() == 6);
+  for (const auto& run : ref.at("runs")) {
+    const int shots = run.at("shots"), workers = run.at("workers"), repeats = run.at("list_repeats");
+    INFO(shots << " shot(s), " << workers << " workers, the list " << repeats << " time(s)");
+    REQUIRE(run.at("seed") == kCyctrSeed);
+    const auto ours = cyctr_test_episodes(repeats == 1 ? once : twice, shots, kCyctrSeed, workers);
+    // 37 entries: the 20 passes end first; 74: test.py's break test lets 1001 through.
+    CHECK(ours.size() == (repeats == 1 ? 740u : kCyctrEpisodes));
+    REQUIRE(ours.size() == run.at("episodes").get<std::size_t>());
+    const json& first = run.at("first");
+    for (std::size_t i = 0; i < first.size(); ++i) {
+      INFO("episode " << i);
+      REQUIRE(ours[i] == (NamedEpisode{first[i].at(0), first[i].at(1), first[i].at(2).get<std::vector<std::string>>()}));
+    }
+    CHECK(hex64(fnv1a64(canonical_text(ours))) == run.at("fnv1a64").get<std::string>());
+    // The same draws as BAM's sampler with seed 123: CyCTR's sequence extends that one.
+    const auto bam = bam_test_episodes(repeats == 1 ? once : twice, shots, kCyctrSeed, workers, 500);
+    CHECK(std::equal(bam.begin(), bam.end(), ours.begin()));
+  }
+  CHECK(cyctr_test_episodes(twice, 1, kCyctrSeed, 8, 30).size() == 30);  // [dataset] episodes: a prefix
+  CHECK_THROWS_WITH(cyctr_test_episodes(twice, 1, kCyctrSeed, 8, 1002), Catch::Contains("1001 episodes"));
 }

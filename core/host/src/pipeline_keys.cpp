@@ -160,8 +160,9 @@ const std::vector<Key>& keys() {
       integer("dataset", "shots", 1, 1, kNoMax, "Real supports per episode (K).", field(&D::shots)),
       integer("dataset", "episodes", 0, 0, kNoMax,
               "Episodes (0 = the protocol's default: 1000, or every sample (FSS-1000: 2400); bam / hdmnet: 1000 "
-              "per seed). A smaller count evaluates a prefix of the same sequence (per seed for bam / hdmnet; of "
-              "the list for an episodes_file).", field(&D::episodes)),
+              "per seed; cyctr: 1001). A smaller count evaluates a prefix of the same sequence (per seed for bam / "
+              "hdmnet; of the list for an episodes_file).",
+              field(&D::episodes)),
       choice("dataset", "support_sampling", {"hsnet", "distinct", "cross_group", "cross_group_distinct"},
              "hsnet",
              "hsnet: K independent draws among the class's other images, as HSNet (duplicates possible); "
@@ -211,12 +212,14 @@ const std::vector<Key>& keys() {
              "original-size labels), hsnet (HSNet test.py: its episode sequence from numpy's RandomState "
              "seeded by [pipeline] seed, prediction and nearest-resized label at 400x400), dcama (the same "
              "episodes at 384x384), bam / hdmnet (BAM's / HDMNet's test.py: 1000 episodes for each of 5 / 10 "
-             "seeds from BAM's lists, original-size labels; per-seed, mean and best in results.json). Keys "
+             "seeds from BAM's lists, original-size labels; per-seed, mean and best in results.json), cyctr (CyCTR's "
+             "test.py: the same sampler, one seed 123, 1001 episodes). Keys "
              "written here override the bundle; results.json records it (docs/PROTOCOLS.md).",
              field(&E::protocol)),
       path("evaluation", "protocol_lists",
-           "bam / hdmnet: the folder of BAM's lists/pascal/fss_list/val (data_list_<fold>.txt, "
-           "sub_class_file_list_<fold>.txt), relative to the pipeline file.",
+           "bam / hdmnet / cyctr: the folder of BAM's lists/pascal/fss_list/val (data_list_<fold>.txt, "
+           "sub_class_file_list_<fold>.txt; for cyctr written from CyCTR's lists/pascal/voc_val_list_split<fold>.pth), "
+           "relative to the pipeline file.",
            field(&E::protocol_lists)),
       choice("evaluation", "eval_size", {"label", "model_input", "input"}, "",
              "label: the prediction at the query's size against the label as stored (HSNet's "
@@ -234,7 +237,7 @@ const std::vector<Key>& keys() {
               "Side of the square evaluation size of eval_size = \"model_input\" / \"input\".",
               field(&E::input_size))
           .computed_default([](const Pipeline& p) -> json { return protocol_bundle(p.evaluation.protocol).input_size; },
-                            "(the protocol's: 400 for none, hsnet; 384 for dcama; 473 for bam, hdmnet)"),
+                            "(the protocol's: 400 for none, hsnet; 384 for dcama; 473 for bam, hdmnet, cyctr)"),
   };
   return table_;
 }

@@ -30,6 +30,12 @@ const char* const kBamSource =
 const char* const kHdmnetSource =
     "Pbihao/HDMNet @ 39ec8b2: test.py (val_manual_seed 123, val_num 10), BAM's util/dataset.py sampler, "
     "util/transform.py Resize (stretch), config/pascal/*_manet.yaml (val_size 473, workers 8)";
+const char* const kCyctrSource =
+    "YanFangCS/CyCTR-Pytorch @ 1a06183: test.py l.65-72, 161-166 (manual_seed in torch, numpy, random), "
+    "l.139-140 (val loader: 8 workers, no worker_init_fn), l.170-184 (test_num 1000, 20 passes, the "
+    "(iter_num - 1) test: 1001 episodes), l.196-202 (ori_resize), l.214-246 (class_miou); util/dataset.py "
+    "l.159-213 (SemData val: BAM's draws); config/pascal/pascal_split0_resnet50.yaml (manual_seed 123, "
+    "workers 8, val_size 473, resized_val, ori_resize)";
 const char* const kHsnetEpisodes = "1000 (PASCAL-5i, COCO-20i); 10 per class for FSS-1000 (2400 on its test split)";
 const char* const kHsnetIgnore = "label 255 (PASCAL boundaries) after the nearest resize";
 const char* const kHsnetMetric =
@@ -96,6 +102,9 @@ const std::vector<ProtocolBundle>& protocol_bundles() {
       {"hdmnet", "bam", "1000 per seed; ten seeds from np.random.seed(123); randint(0, 1000, 10)", 123, "label", 473,
        "label 255 (boundaries; padding ignored)",
        "per seed: mIoU over the fold's classes, FB-IoU of the summed counts; per-seed, mean and best", kHdmnetSource},
+      {"cyctr", "bam", "1001 (test_num 1000 and test.py's (iter_num - 1) break test), at most 20 passes over the "
+       "list; one evaluation seeded with manual_seed 123", 123, "label", 473, "label 255 (boundaries; padding ignored)",
+       "mIoU over the fold's classes (class_miou), FB-IoU of the summed counts", kCyctrSource},
   };
   return bundles;
 }

@@ -21,6 +21,8 @@ namespace {
 
 std::size_t bam_seed_count(const std::string& protocol) { return protocol == "hdmnet" ? 10 : 5; }
 
+bool is_cyctr(const Pipeline& p) { return p.evaluation.protocol == "cyctr"; }
+
 }  // namespace
 
 std::vector<std::uint32_t> bam_seeds(const Pipeline& p) {
@@ -30,6 +32,7 @@ std::vector<std::uint32_t> bam_seeds(const Pipeline& p) {
                         "\" seeds torch's generator and Python's random with a seed below 2^32");
     return {static_cast<std::uint32_t>(p.seed)};
   }
+  if (is_cyctr(p)) return {data::kCyctrSeed};  // one evaluation seeded with manual_seed
   return data::bam_test_seeds(123, bam_seed_count(p.evaluation.protocol));
 }
 
@@ -46,7 +49,8 @@ data::BamLists bam_lists(const Pipeline& p, const data::Dataset& ds) {
   if (p.evaluation.protocol_lists.empty())
     throw ConfigError(where + ": [evaluation] protocol \"" + name +
                       "\" needs protocol_lists = the folder of BAM's lists/pascal/fss_list/val (data_list_<fold>.txt, "
-                      "sub_class_file_list_<fold>.txt): the episodes follow their order");
+                      "sub_class_file_list_<fold>.txt; cyctr: CyCTR's lists/pascal/voc_val_list_split<fold>.pth "
+                      "written in that form, docs/PROTOCOLS.md): the episodes follow their order");
   const std::filesystem::path dir = p.evaluation.protocol_lists;
   const std::string fold = std::to_string(p.dataset.fold);
   data::BamLists lists;
@@ -80,7 +84,9 @@ std::vector<data::Episode> bam_episodes(const Pipeline& p, const data::Dataset& 
   std::vector<data::Episode> out;
   try {
     for (std::uint32_t seed : bam_seeds(p)) {
-      auto named = data::bam_test_episodes(lists, p.dataset.shots, seed, kBamWorkers, p.dataset.episodes);
+      const int shots = p.dataset.shots;
+      auto named = is_cyctr(p) ? data::cyctr_test_episodes(lists, shots, seed, kBamWorkers, p.dataset.episodes)
+                               : data::bam_test_episodes(lists, shots, seed, kBamWorkers, p.dataset.episodes);
       for (auto& e : named) {  // BAM's image paths -> difss sample names (the image id)
         e.query = std::filesystem::path(e.query).stem().string();
         for (auto& s : e.supports) s = std::filesystem::path(s).stem().string();

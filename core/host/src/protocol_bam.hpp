@@ -1,4 +1,4 @@
-// The BAM / HDMNet protocols' host side (protocol_bam.cpp), for protocol.cpp.
+// The BAM / HDMNet / CyCTR protocols' host side (protocol_bam.cpp), for protocol.cpp.
 #pragma once
 
 #include <difss/data/episodes.hpp>
@@ -14,10 +14,10 @@ class Dataset;
 }
 namespace detail {
 
-constexpr int kBamWorkers = 8;  // `workers: 8` in every BAM / HDMNet config
+constexpr int kBamWorkers = 8;  // `workers: 8` in every BAM / HDMNet config and CyCTR's PASCAL one
 
-// The evaluation seeds: BAM's five / HDMNet's ten from val_manual_seed 123, or the one written as
-// [pipeline] seed.
+// The evaluation seeds: BAM's five / HDMNet's ten from val_manual_seed 123, CyCTR's manual_seed
+// 123, or the one written as [pipeline] seed.
 std::vector<std::uint32_t> bam_seeds(const Pipeline& p);
 
 // BAM's test episodes for every evaluation seed, one after the other (seed k: episodes k * n ..

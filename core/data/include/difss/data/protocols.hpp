@@ -107,9 +107,23 @@ struct BamLists {
 // np.random.seed(manual_seed); np.random.randint(0, 1000, count).
 std::vector<std::uint32_t> bam_test_seeds(std::uint32_t manual_seed = 123, std::size_t count = 5);
 // The episodes of one evaluation seed; NamedEpisode::query / supports are the image paths as the
-// lists spell them, class_id the chosen class. `count` 0 means BAM's 1000.
+// lists spell them, class_id the chosen class. `count` 0 means BAM's 1000; `max_passes` > 0 stops
+// after that many passes over the data list even if fewer than `count` episodes were drawn.
 std::vector<NamedEpisode> bam_test_episodes(const BamLists& lists, int shots, std::uint32_t seed,
-                                            int workers = 8, std::size_t count = 0);
+                                            int workers = 8, std::size_t count = 0, std::size_t max_passes = 0);
+
+// CyCTR (YanFangCS/CyCTR-Pytorch @ 1a06183, test.py + util/dataset.py): PFENet's SemData, the same
+// draws as BAM's, in one evaluation: main() and validate() seed torch, numpy and Python's random
+// with manual_seed (123 in config/pascal/*.yaml), the val loader has 8 workers and no
+// worker_init_fn, and validate() loops `for e in range(20)` over it with the test
+// `if (iter_num - 1) * batch_size_val >= test_num: break` before counting, so test_num = 1000
+// lets 1001 episodes through, and a list shorter than 51 entries gives 20 passes' worth.
+constexpr std::uint32_t kCyctrSeed = 123;
+constexpr std::size_t kCyctrEpisodes = 1001;
+constexpr std::size_t kCyctrPasses = 20;
+// bam_test_episodes with CyCTR's episode count (`count` 0: 1001) and pass limit.
+std::vector<NamedEpisode> cyctr_test_episodes(const BamLists& lists, int shots, std::uint32_t seed = kCyctrSeed,
+                                              int workers = 8, std::size_t count = 0);
 // The two list files: "IMAGE LABEL" lines, and the Python dict literal {class: [[image, label], ...]}
 // (read, never evaluated). Throw naming the file and what is wrong.
 std::vector<std::pair<std::string, std::string>> read_bam_data_list(const std::filesystem::path& path);

@@ -26,7 +26,8 @@ struct ProtocolBundle {
   std::string name;       // the [evaluation] protocol value
   std::string sampler;    // "difss": SplitMix64 episodes (episodes.hpp); "hsnet": HSNet's test loader
                           // with numpy's legacy RandomState; "bam": BAM's SemData with Python's
-                          // random in 8 DataLoader workers, one run of episodes per seed (protocols.hpp)
+                          // random in 8 DataLoader workers, one run of episodes per seed (protocols.hpp;
+                          // cyctr: CyCTR's one seed, 1001 episodes)
   std::string episodes;   // the default episode count, in words
   std::uint64_t seed = 0; // the seed the official test script fixes
   std::string eval_size;  // the default of [evaluation] eval_size
@@ -58,7 +59,7 @@ nlohmann::json episodes_record(const Pipeline& p, const data::Dataset& ds,
                                const std::vector<data::Episode>& episodes,
                                const data::EpisodeOptions& options);
 
-// For the multi-seed protocols (bam, hdmnet): per evaluation seed the mIoU, FB-IoU and pIoU of its
+// For the BAM-family protocols (bam, hdmnet; cyctr has one seed): per evaluation seed the mIoU, FB-IoU and pIoU of its
 // episodes (`records`: episode index -> its record, as the runner gathers them), and their mean
 // and best, as test.py prints them ({"seeds", "episodes_per_seed", "real_only"/"with_aux":
 // {"per_seed": [...], "mean_miou", "mean_fbiou", "best_miou", "best_fbiou"}}). null for the other
