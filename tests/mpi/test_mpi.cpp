@@ -220,10 +220,11 @@ TEST_CASE("--gpu-per-rank gives each rank of a node the entry of CUDA_VISIBLE_DE
 TEST_CASE("mpirun -np 3 on configs/demo.toml equals one process, results and aux images", "[slow]") {
   difss::test::TempDir tmp;
   const auto one = demo_into(tmp.path, "one"), three = demo_into(tmp.path, "three");
-  const Exec single = difss::test::run_host("--threads 1 --pipeline " + one.string());
+  // configs/demo.toml pins threads = 1, so one process and each rank compute alike
+  const Exec single = difss::test::run_host("--pipeline " + one.string());
   INFO(single.output);
   REQUIRE(single.code == 0);
-  const Exec mpi = run_mpi(3, "--threads 1 --pipeline " + three.string());
+  const Exec mpi = run_mpi(3, "--pipeline " + three.string());
   INFO(mpi.output);
   REQUIRE(mpi.code == 0);
   const json a = read_json(tmp.path / "one/results.json"), b = read_json(tmp.path / "three/results.json");
@@ -239,7 +240,7 @@ TEST_CASE("mpirun -np 3 on configs/demo.toml equals one process, results and aux
 
   SECTION("a rank killed with SIGKILL mid-run; re-launched with another N, the results are the same") {
     const auto killed = demo_into(tmp.path, "killed");
-    const std::string launch = mpirun(2) + "--threads 1 --pipeline " + killed.string() + " > " +
+    const std::string launch = mpirun(2) + "--pipeline " + killed.string() + " > " +
                                (tmp.path / "killed.log").string() + " 2>&1 & echo $!";
     const pid_t job = pid_t(std::stol(shell_output(launch)));
     REQUIRE(job > 0);
@@ -257,7 +258,7 @@ TEST_CASE("mpirun -np 3 on configs/demo.toml equals one process, results and aux
     const size_t done_before = files_in(tmp.path / "killed/episodes");
     CHECK(done_before < 100);
     CHECK_FALSE(fs::exists(tmp.path / "killed/results.json"));
-    const Exec resumed = run_mpi(3, "--threads 1 --pipeline " + killed.string());
+    const Exec resumed = run_mpi(3, "--pipeline " + killed.string());
     INFO(resumed.output);
     REQUIRE(resumed.code == 0);
     const json c = read_json(tmp.path / "killed/results.json");
