@@ -75,14 +75,8 @@ sdk::Descriptor HSNetSegmenter::describe() {
   d.param(sdk::ParamDef::enumeration("device", {"cpu", "cuda"}, "cpu", "Where the model runs."));
   d.param(sdk::ParamDef::enumeration("precision", {"fp32", "bf16", "fp16"}, "fp32",
                                      "Compute precision (fp16 needs cuda)."));
-  d.param(sdk::ParamDef::boolean("test_weights", false,
-                                 "Use deterministic pseudo-random weights instead of a checkpoint (tests and "
-                                 "speed benchmarks only: the output is meaningless)."));
-  d.input("query", "image", "Query image.");
-  d.input("support_images", "image", "K support images.");
-  d.input("support_masks", "mask", "K support masks (1 = object; 0 and 255 = background).");
-  d.output("prob", "prob", "Foreground probability (1 shot) or vote fraction (K shots), query size.");
-  d.output("mask", "mask", "Foreground mask, query size.");
+  fss::declare_test_weights_and_ports(d, "Foreground probability (1 shot) or vote fraction (K shots), query size.",
+                                      "Foreground mask, query size.");
   return d;
 }
 

@@ -34,6 +34,19 @@ inline DevicePrecision device_and_precision(const sdk::Params& p) {
 }
 
 // DIFSS_ERR_NOT_FOUND naming the parameter when a non-empty path parameter names no file.
+// The parameter and ports every native segmenter declares last: test_weights, the query and K
+// supports in, prob and mask out (`prob_text`, `mask_text`: what this model's outputs mean).
+inline void declare_test_weights_and_ports(sdk::Descriptor& d, const char* prob_text, const char* mask_text) {
+  d.param(sdk::ParamDef::boolean("test_weights", false,
+                                 "Use deterministic pseudo-random weights instead of a checkpoint (tests and "
+                                 "speed benchmarks only: the output is meaningless)."));
+  d.input("query", "image", "Query image.");
+  d.input("support_images", "image", "K support images.");
+  d.input("support_masks", "mask", "K support masks (1 = object; 0 and 255 = background).");
+  d.output("prob", "prob", prob_text);
+  d.output("mask", "mask", mask_text);
+}
+
 inline void require_existing_files(const sdk::Params& p, std::initializer_list<const char*> keys) {
   for (const char* key : keys) {
     const std::string& path = p.string(key);
