@@ -2,6 +2,7 @@
 // peak memory of any plugin, loaded through the registry and called through the same instance
 // wrappers a run uses (so a third-party plugin is measured exactly like ours). Figures are
 // printed, never asserted. Inputs: synthetic by default, or the dataset of a pipeline.
+#include <difss/core/compute_env.hpp>
 #include <difss/core/errors.hpp>
 #include <difss/core/instances.hpp>
 #include <difss/core/param_args.hpp>
@@ -150,6 +151,7 @@ int bench(const DiscoveryOptions& discovery, const BenchOptions& o) {
   std::printf("params    %s\n", params_text(params).c_str());
   std::printf("input     %s\n", inputs.description.c_str());
   std::printf("threads   %d\n", threads);
+  std::printf("compute   %s\n", compute_environment_line().c_str());
   std::printf("load      %.3f s (create the instance)\n", load_s);
   std::printf("calls     %d timed after %d warm-up\n", o.runs, o.warmup);
   std::printf("latency   median %.3f ms   min %.3f ms   max %.3f ms\n", median, sorted.front(), sorted.back());

@@ -9,6 +9,7 @@
 //   difss-host bench ID [options]        time a plugin's calls (latency, calls/s, peak RSS)
 #include <CLI/CLI.hpp>
 
+#include <difss/core/compute_env.hpp>
 #include <difss/core/errors.hpp>
 #include <difss/core/host_services.hpp>
 #include <difss/core/log.hpp>
@@ -27,6 +28,8 @@
 using namespace difss;
 
 int main(int argc, char** argv) {
+  // First of all: OpenBLAS may have chosen slower kernels than this CPU runs (compute_env.hpp).
+  reexec_for_better_blas(argv);
   // Before anything starts threads: MPI is initialised here when an MPI launcher started us.
   const int world = mpi_init_if_launched(&argc, &argv);
   // In an MPI job, a rank that fails alone must not leave the others waiting for it.
@@ -121,6 +124,7 @@ int main(int argc, char** argv) {
 
   init_logging(log_level);
   if (world > 1) set_log_tag("rank " + std::to_string(mpi_rank()) + "/" + std::to_string(world));
+  log_compute_environment();
   if (gpu_per_rank) {
     try {
       logger()->info("--gpu-per-rank: CUDA_VISIBLE_DEVICES={}", assign_gpu_per_local_rank());

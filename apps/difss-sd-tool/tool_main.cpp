@@ -8,6 +8,7 @@
 //   difss-sd-tool write-checkpoint [--config sd15|reduced] FILE
 //       a random-weight checkpoint in the official layout (the build writes the reduced one for
 //       the conformance fixture of controlnet-sd15)
+#include <difss/core/compute_env.hpp>
 #include <difss/core/threads.hpp>
 #include <difss/sd/bench.hpp>
 
@@ -59,6 +60,11 @@ int write_checkpoint(int argc, char** argv) {  // argv[0] = "write-checkpoint"
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Benches time what difss-host runs: the same BLAS kernels (compute_env.hpp).
+  difss::reexec_for_better_blas(argv);
+  difss::log_compute_environment();
+  if (argc >= 2 && std::strcmp(argv[1], "bench") == 0)
+    std::printf("compute: %s\n", difss::compute_environment_line().c_str());
   if (argc >= 2 && std::strcmp(argv[1], "bench") == 0) return bench(argc - 1, argv + 1);
   if (argc >= 2 && std::strcmp(argv[1], "write-checkpoint") == 0) return write_checkpoint(argc - 1, argv + 1);
   const bool help = argc >= 2 && (std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0);

@@ -20,10 +20,11 @@ struct Exec {
 // The host executable, or nullptr when the test runs outside ctest.
 inline const char* host_exe() { return std::getenv("DIFSS_HOST_EXE"); }
 
-inline Exec run_host(const std::string& args) {
+// `env`: variable settings for env(1) ("A=1 -u B"), applied to the child only.
+inline Exec run_host(const std::string& args, const std::string& env = "") {
   const char* exe = host_exe();
   REQUIRE(exe != nullptr);
-  std::string cmd = std::string(exe) + " " + args + " 2>&1";
+  std::string cmd = (env.empty() ? std::string() : "env " + env + " ") + exe + " " + args + " 2>&1";
   Exec r;
   FILE* f = popen(cmd.c_str(), "r");
   REQUIRE(f != nullptr);

@@ -4,6 +4,7 @@
 #include <c10/core/InferenceMode.h>
 
 #include <difss/sd/pipeline.hpp>
+#include <difss/sdk/cpu_features.hpp>
 #include <difss/sdk/owned_tensor.hpp>
 #include <difss/sdk/tensor_torch.hpp>
 
@@ -13,6 +14,19 @@
 
 namespace difss::plugins {
 namespace {
+
+// The precision parameter -> dtype. bf16 on a CPU that emulates it is honoured with a warning;
+// "auto" takes bf16 only where the CPU has it natively (sdk/cpu_features.hpp).
+at::ScalarType compute_dtype(const std::string& precision, bool cuda, const sdk::Host& host) {
+  const bool native = !cuda && sdk::cpu_features().native_bf16();
+  if (precision == "auto") {
+    host.info(std::string("precision = \"auto\" chose ") + (native ? "bf16" : "fp32") + " on " +
+              (cuda ? std::string("cuda") : sdk::cpu_features().summary()));
+    return native ? at::kBFloat16 : at::kFloat;
+  }
+  if (precision == "bf16" && !cuda && !native) host.warn("precision = \"bf16\": " + sdk::emulated_bf16_warning());
+  return precision == "bf16" ? at::kBFloat16 : at::kFloat;
+}
 
 namespace fs = std::filesystem;
 
@@ -97,8 +111,9 @@ sdk::Descriptor ControlNetSd15Sampler::describe() {
   d.param(sdk::ParamDef::integer("resolution", 512, 0, 2048,
                                  "Short side for control maps whose sides are not multiples of 64 "
                                  "(official resize, nearest); 0 = only round to multiples of 64."));
-  d.param(sdk::ParamDef::enumeration("precision", {"fp32", "bf16"}, "fp32",
-                                     "Compute precision (norms and softmax stay float32)."));
+  d.param(sdk::ParamDef::enumeration("precision", {"fp32", "bf16", "auto"}, "fp32",
+                                     "Compute precision (norms and softmax stay float32); auto = bf16 "
+                                     "where the CPU computes it natively (AVX512-BF16, AMX), else fp32."));
   d.param(sdk::ParamDef::enumeration("device", {"cpu", "cuda"}, "cpu",
                                      "Where to run; cuda needs a LibTorch with CUDA."));
   d.input("control", "image", "Control map (RGB), e.g. an ADE20K-palette segmentation map.");
@@ -127,7 +142,7 @@ ControlNetSd15Sampler::ControlNetSd15Sampler(const sdk::Host& host, const sdk::P
   for (const std::string& f : {ckpt, base})
     if (!f.empty() && !fs::exists(f)) throw sdk::Error(DIFSS_ERR_NOT_FOUND, "checkpoint not found: " + f);
   sd::LoadOptions lo;
-  lo.dtype = p.string("precision") == "bf16" ? at::kBFloat16 : at::kFloat;
+  lo.dtype = compute_dtype(p.string("precision"), p.string("device") == "cuda", host_);
   if (p.string("device") == "cuda") {
     if (!at::hasCUDA())
       throw sdk::Error(DIFSS_ERR_UNSUPPORTED,

@@ -25,7 +25,7 @@ sdk::Descriptor BAMSegmenter::describe() {
 }
 
 BAMSegmenter::BAMSegmenter(const sdk::Host& host, const sdk::Params& p) : host_(host) {
-  const fss::BAMConfig c = fss::pspnet_family_config(p);
+  const fss::BAMConfig c = fss::pspnet_family_config(p, &host_);
   if ((c.image_size - 1) % 8 != 0)
     throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, "parameter 'image_size' = " + std::to_string(c.image_size) +
                                                      ": BAM needs 8k + 1 (473 PASCAL, 641 COCO)");

@@ -48,7 +48,7 @@ DCAMASegmenter::DCAMASegmenter(const sdk::Host& host, const sdk::Params& p) : ho
   c.checkpoint = p.string("checkpoint");
   c.backbone_weights = p.string("backbone_weights");
   c.test_weights = p.boolean("test_weights");
-  const fss::DevicePrecision dp = fss::device_and_precision(p);
+  const fss::DevicePrecision dp = fss::device_and_precision(p, &host_);
   c.device = dp.device;
   c.dtype = dp.dtype;
   fss::require_existing_files(p, {"checkpoint", "backbone_weights"});

@@ -23,7 +23,7 @@ sdk::Descriptor HDMNetSegmenter::describe() {
 }
 
 HDMNetSegmenter::HDMNetSegmenter(const sdk::Host& host, const sdk::Params& p) : host_(host) {
-  const fss::BAMConfig c = fss::pspnet_family_config(p);
+  const fss::BAMConfig c = fss::pspnet_family_config(p, &host_);
   engine_ = fss::build_engine([&] { return fss::make_hdmnet_engine(c); }, !c.test_weights && !c.checkpoint.empty());
   if (c.test_weights) host_.warn("HDMNet runs with deterministic test weights: its output is meaningless");
 }

@@ -91,7 +91,7 @@ HSNetSegmenter::HSNetSegmenter(const sdk::Host& host, const sdk::Params& p) : ho
   if (!size_is_usable(c.backbone, c.image_size, &why))
     throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, "parameter 'image_size' = " + std::to_string(c.image_size) +
                                                      " is not usable with HSNet-" + c.backbone + ": " + why);
-  const fss::DevicePrecision dp = fss::device_and_precision(p);
+  const fss::DevicePrecision dp = fss::device_and_precision(p, &host_);
   c.device = dp.device;
   c.dtype = dp.dtype;
   fss::require_existing_files(p, {"checkpoint", "backbone_weights"});

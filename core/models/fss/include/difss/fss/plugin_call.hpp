@@ -4,6 +4,7 @@
 #pragma once
 
 #include <difss/fss/engines.hpp>
+#include <difss/sdk/cpu_features.hpp>
 #include <difss/sdk/plugin.hpp>
 #include <difss/sdk/tensor_torch.hpp>
 
@@ -17,12 +18,13 @@
 namespace difss::fss {
 
 // The 'device' ("cpu" | "cuda") and 'precision' ("fp32" | "bf16" | "fp16") parameters of a
-// segmenter plugin. DIFSS_ERR_UNSUPPORTED for cuda without a CUDA device, fp16 on the CPU.
+// segmenter plugin. DIFSS_ERR_UNSUPPORTED for cuda without a CUDA device, fp16 on the CPU. With a
+// host, warns when bf16 on this CPU is emulated (far slower than fp32).
 struct DevicePrecision {
   at::Device device;
   at::ScalarType dtype;
 };
-inline DevicePrecision device_and_precision(const sdk::Params& p) {
+inline DevicePrecision device_and_precision(const sdk::Params& p, const sdk::Host* host = nullptr) {
   const bool cuda = p.string("device") == "cuda";
   if (cuda && !at::hasCUDA())
     throw sdk::Error(DIFSS_ERR_UNSUPPORTED, "parameter 'device' = \"cuda\" but this LibTorch has no usable CUDA device");
@@ -30,10 +32,13 @@ inline DevicePrecision device_and_precision(const sdk::Params& p) {
   const at::ScalarType dtype = precision == "bf16" ? at::kBFloat16 : precision == "fp16" ? at::kHalf : at::kFloat;
   if (dtype == at::kHalf && !cuda)
     throw sdk::Error(DIFSS_ERR_UNSUPPORTED, "parameter 'precision' = \"fp16\" needs device = \"cuda\"");
+  if (host && dtype == at::kBFloat16 && !cuda) {
+    const std::string why = sdk::emulated_bf16_warning();
+    if (!why.empty()) host->warn("parameter 'precision' = \"bf16\": " + why);
+  }
   return {cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU), dtype};
 }
 
-// DIFSS_ERR_NOT_FOUND naming the parameter when a non-empty path parameter names no file.
 // The parameter and ports every native segmenter declares last: test_weights, the query and K
 // supports in, prob and mask out (`prob_text`, `mask_text`: what this model's outputs mean).
 inline void declare_test_weights_and_ports(sdk::Descriptor& d, const char* prob_text, const char* mask_text) {
@@ -47,6 +52,7 @@ inline void declare_test_weights_and_ports(sdk::Descriptor& d, const char* prob_
   d.output("mask", "mask", mask_text);
 }
 
+// DIFSS_ERR_NOT_FOUND naming the parameter when a non-empty path parameter names no file.
 inline void require_existing_files(const sdk::Params& p, std::initializer_list<const char*> keys) {
   for (const char* key : keys) {
     const std::string& path = p.string(key);

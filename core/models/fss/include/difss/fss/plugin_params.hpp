@@ -3,6 +3,7 @@
 // error statuses. Header-only (the SDK is), included by the plugins' .cpp files only.
 #pragma once
 
+#include <difss/fss/plugin_call.hpp>
 #include <difss/fss/pspnet_engines.hpp>
 #include <difss/sdk/plugin.hpp>
 
@@ -22,32 +23,6 @@ inline void declare_compute_params(sdk::Descriptor& d) {
   d.param(sdk::ParamDef::boolean("test_weights", false,
                                  "Use deterministic pseudo-random weights instead of a checkpoint (tests and "
                                  "speed benchmarks only: the output is meaningless)."));
-}
-
-struct Compute {
-  at::Device device = at::kCPU;
-  at::ScalarType dtype = at::kFloat;
-};
-
-// device / precision -> where the engine runs; sdk::Error (unsupported) when it cannot.
-inline Compute compute_from(const sdk::Params& p) {
-  const bool cuda = p.string("device") == "cuda";
-  const std::string precision = p.string("precision");
-  if (cuda && !at::hasCUDA())
-    throw sdk::Error(DIFSS_ERR_UNSUPPORTED, "parameter 'device' = \"cuda\" but this LibTorch has no usable CUDA device");
-  Compute c;
-  c.device = cuda ? at::Device(at::kCUDA) : at::Device(at::kCPU);
-  c.dtype = precision == "bf16" ? at::kBFloat16 : precision == "fp16" ? at::kHalf : at::kFloat;
-  if (c.dtype == at::kHalf && !cuda)
-    throw sdk::Error(DIFSS_ERR_UNSUPPORTED, "parameter 'precision' = \"fp16\" needs device = \"cuda\"");
-  return c;
-}
-
-// A path parameter that is set must name an existing file (sdk::Error not found otherwise).
-inline void require_existing(const sdk::Params& p, const char* key) {
-  const std::string& path = p.string(key);
-  if (!path.empty() && !std::filesystem::exists(path))
-    throw sdk::Error(DIFSS_ERR_NOT_FOUND, std::string("parameter '") + key + "': file not found: " + path);
 }
 
 // Runs make() (an engine factory throwing std::invalid_argument) under InferenceMode; its errors
@@ -80,7 +55,8 @@ inline void declare_pspnet_family_params(sdk::Descriptor& d, const std::string& 
   d.output("mask", "mask", "Foreground mask (argmax), at the requested size.");
 }
 
-inline BAMConfig pspnet_family_config(const sdk::Params& p) {
+// `host`, when given, hears the warning about emulated bf16 (device_and_precision).
+inline BAMConfig pspnet_family_config(const sdk::Params& p, const sdk::Host* host = nullptr) {
   BAMConfig c;
   c.checkpoint = p.string("checkpoint");
   c.shots = p.integer("shots");
@@ -88,10 +64,10 @@ inline BAMConfig pspnet_family_config(const sdk::Params& p) {
   c.kshot_trans_dim = p.integer("kshot_trans_dim");
   c.image_size = p.integer("image_size");
   c.test_weights = p.boolean("test_weights");
-  const Compute compute = compute_from(p);
+  const DevicePrecision compute = device_and_precision(p, host);
   c.device = compute.device;
   c.dtype = compute.dtype;
-  require_existing(p, "checkpoint");
+  require_existing_files(p, {"checkpoint"});
   return c;
 }
 
