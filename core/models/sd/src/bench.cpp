@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
 
+#include <difss/profile/op_profile.hpp>
 #include <difss/sd/loading.hpp>
 #include <difss/sd/pipeline.hpp>
 #include <difss/sd/sampling.hpp>
@@ -15,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <iostream>
 #include <sstream>
 #include <string>
@@ -49,12 +51,13 @@ struct Args {
   std::vector<std::string> precisions{"fp32", "bf16"};
   int size = 512, steps = 5;
   std::string config = "sd15", write_checkpoint, checkpoint, vocab;
+  bool profile = false;
 };
 
 void usage() {
   std::cerr << "usage: difss-sd-tool bench [--precision fp32|bf16|both] [--size N] [--steps N]\n"
                "                     [--config sd15|reduced] [--write-checkpoint FILE]\n"
-               "                     [--checkpoint FILE --vocab FILE]\n";
+               "                     [--checkpoint FILE --vocab FILE] [--profile]\n";
 }
 
 void time_steps(const ModelConfig& cfg, const std::string& precision, const Args& a) {
@@ -78,7 +81,9 @@ void time_steps(const ModelConfig& cfg, const std::string& precision, const Args
   at::Tensor x = at::randn({1, cfg.unet.in_channels, h, w});
   GuidanceSettings g;
   std::vector<double> times, cpu;
+  std::unique_ptr<OpProfile> profile;
   for (int i = 0; i <= a.steps; ++i) {
+    if (i == 1 && a.profile) profile = std::make_unique<OpProfile>();  // timed steps only
     t0 = Clock::now();
     const double c0 = cpu_seconds();
     at::Tensor e = den.eps(x, 981.0 - 50.0 * i, cond, uncond, g);
@@ -98,6 +103,12 @@ void time_steps(const ModelConfig& cfg, const std::string& precision, const Args
               precision.c_str(), a.size, a.size, at::get_num_threads(), hint_s,
               times[times.size() / 2], times.front(), times.back(), times.size(),
               cpu[cpu.size() / 2], proc_status_gib("VmHWM:"));
+  if (profile) {
+    double total = 0;
+    for (double t : times) total += t;
+    std::printf("[%s] per-op profile of the %zu timed steps (outermost ATen ops, inclusive time):\n%s",
+                precision.c_str(), times.size(), profile->table(total, 24).c_str());
+  }
   std::fflush(stdout);
 }
 
@@ -171,6 +182,8 @@ int run_sampler_bench(int argc, char** argv) {
         a.write_checkpoint = next();
       } else if (k == "--checkpoint") {
         a.checkpoint = next();
+      } else if (k == "--profile") {
+        a.profile = true;
       } else if (k == "--vocab") {
         a.vocab = next();
       } else if (k == "--help" || k == "-h") {

@@ -5,6 +5,7 @@
 #include <difss/sd/models.hpp>
 
 #include <ATen/ATen.h>
+#include <ATen/ExpandUtils.h>
 #include <ATen/core/grad_mode.h>
 
 #include <atomic>
@@ -408,12 +409,28 @@ ControlLDM ControlLDM::build(const ModelConfig& cfg, ParamSource& b) {
 
 namespace {
 
-std::atomic<int64_t> g_attention_slice_bytes{int64_t(256) << 20};
+std::atomic<int64_t> g_attention_slice_bytes{int64_t(1) << 20};
 
 at::Tensor linear(const at::Tensor& x, const Linear& l) { return at::linear(x, l.w, l.b); }
 
 at::Tensor conv(const at::Tensor& x, const Conv& c) {
   return at::conv2d(x, c.w, c.b, {c.stride, c.stride}, {c.padding, c.padding});
+}
+
+// Element-wise steps on a tensor the caller has just produced and owns alone: in place when no
+// gradient is recorded (no extra buffer, one memory pass less), out of place when training.
+// a + b and a * b are commutative in IEEE arithmetic, so the results are bit-identical.
+at::Tensor silu_fresh(at::Tensor t) { return at::GradMode::is_enabled() ? at::silu(t) : at::silu_(t); }
+// In place only where the out-of-place result would have `fresh`'s shape and dtype.
+bool can_update(const at::Tensor& fresh, const at::Tensor& other) {
+  return !at::GradMode::is_enabled() && fresh.scalar_type() == other.scalar_type() &&
+         at::infer_size(fresh.sizes(), other.sizes()) == fresh.sizes().vec();
+}
+at::Tensor add_fresh(at::Tensor fresh, const at::Tensor& other) {
+  return can_update(fresh, other) ? fresh.add_(other) : fresh + other;
+}
+at::Tensor mul_fresh(at::Tensor fresh, const at::Tensor& other) {
+  return can_update(fresh, other) ? fresh.mul_(other) : fresh * other;
 }
 
 // GroupNorm / LayerNorm in float32 (ldm's GroupNorm32 does x.float() ... .type(x.dtype)).
@@ -425,45 +442,42 @@ at::Tensor norm(const at::Tensor& x, const Norm& n) {
   return cast ? y.to(x.scalar_type()) : y;
 }
 
-// Multi-head attention. q [B, N, H*D], k and v [B, M, H*D] -> [B, N, H*D]. Scores are
-// q k^T * scale (+ mask [N, M]); softmax in float32. Heads and query rows are processed in
-// slices so that no score block exceeds attention_slice_bytes().
+// Multi-head attention. q [B, N, H*D], k and v [B, M, H*D] -> [B, N, H*D]: per batch entry
+// and head, softmax(q k^T * scale (+ mask [N, M])) v, softmax in float32.
+//
+// Each head's q, k, v are strided column views of the projections (no split-heads copies; BLAS
+// reads them with a leading dimension of H*D) and query rows go in blocks whose scores fit in
+// attention_slice_bytes() (default 1 MiB, about a core's L2): one gemm with the scale fused as
+// its alpha writes the block's scores, softmax runs in place on them while they are in cache,
+// and a second gemm writes the block's output straight into the head's columns of the result.
+// The full [N, M] score matrix (1 GiB per call at 512x512 in fp32) never exists.
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
                      double scale, const at::Tensor& mask = {}) {
   const int64_t B = q.size(0), N = q.size(1), C = q.size(2), M = k.size(1);
   const int64_t D = C / heads;
-  auto split = [&](const at::Tensor& t, int64_t L) {  // 'b n (h d) -> (b h) n d'
-    return t.reshape({B, L, heads, D}).permute({0, 2, 1, 3}).reshape({B * heads, L, D});
-  };
-  at::Tensor qh = split(q, N), kh = split(k, M), vh = split(v, M);
-  at::Tensor kt = kh.transpose(1, 2);
-  const int64_t BH = B * heads;
-  const int64_t row_bytes = M * int64_t(sizeof(float)) * 2;  // scores + probabilities
-  const int64_t budget_rows = std::max<int64_t>(1, g_attention_slice_bytes.load() / row_bytes);
-  const int64_t bh_step = std::max<int64_t>(1, std::min(BH, budget_rows / N));
-  const int64_t n_step = bh_step > 1 || budget_rows >= N ? N : budget_rows;
   const bool reduced = q.scalar_type() != at::kFloat;
-  at::Tensor out;
-  const bool single = bh_step >= BH && n_step >= N;
-  if (!single) out = at::empty({BH, N, D}, q.options());
-  for (int64_t b0 = 0; b0 < BH; b0 += bh_step) {
-    const int64_t b1 = std::min(BH, b0 + bh_step);
-    for (int64_t n0 = 0; n0 < N; n0 += n_step) {
-      const int64_t n1 = std::min(N, n0 + n_step);
-      at::Tensor qs = qh.slice(0, b0, b1).slice(1, n0, n1);
-      at::Tensor s = at::bmm(qs, kt.slice(0, b0, b1));
-      if (scale != 1.0) s.mul_(scale);
-      if (mask.defined()) s.add_(mask.slice(0, n0, n1));
-      at::Tensor p = reduced ? at::softmax(s, -1, at::kFloat).to(q.scalar_type()) : at::softmax(s, -1);
-      at::Tensor o = at::bmm(p, vh.slice(0, b0, b1));
-      if (single) {
-        out = o;
-      } else {
-        out.slice(0, b0, b1).slice(1, n0, n1).copy_(o);
+  const int64_t row_bytes = M * int64_t(sizeof(float)) * (reduced ? 2 : 1);
+  const int64_t rows = std::max<int64_t>(1, std::min(N, g_attention_slice_bytes.load() / row_bytes));
+  at::Tensor out = at::empty({B, N, C}, q.options());
+  at::Tensor scores = at::zeros({rows, M}, q.options());  // zeros: beta = 0 must never meet NaN
+  for (int64_t b = 0; b < B; ++b) {
+    for (int64_t h = 0; h < heads; ++h) {
+      const at::Tensor qh = q[b].narrow(1, h * D, D), kt = k[b].narrow(1, h * D, D).t(),
+                       vh = v[b].narrow(1, h * D, D);
+      at::Tensor oh = out[b].narrow(1, h * D, D);
+      for (int64_t n0 = 0; n0 < N; n0 += rows) {
+        const int64_t n = std::min(rows, N - n0);
+        at::Tensor s = scores.narrow(0, 0, n);
+        at::addmm_out(s, s, qh.narrow(0, n0, n), kt, /*beta=*/0, /*alpha=*/scale);
+        if (mask.defined()) s.add_(mask.narrow(0, n0, n));
+        const at::Tensor p =
+            reduced ? at::softmax(s, -1, at::kFloat).to(q.scalar_type()) : at::_softmax_out(s, s, -1, false);
+        at::Tensor o = oh.narrow(0, n0, n);
+        at::mm_out(o, p, vh);
       }
     }
   }
-  return out.reshape({B, heads, N, D}).permute({0, 2, 1, 3}).reshape({B, N, C});
+  return out;
 }
 
 // attention.CrossAttention (context == x for self-attention).
@@ -483,12 +497,12 @@ at::Tensor transformer_forward(const SpatialTransformer& t, const at::Tensor& x,
   if (t.linear) y = linear(y, t.proj_in_linear);
   for (const TransformerBlock& blk : t.blocks) {
     at::Tensor n1 = norm(y, blk.norm1);
-    y = cross_attention(n1, n1, blk.attn1) + y;
-    y = cross_attention(norm(y, blk.norm2), context, blk.attn2) + y;
+    y = add_fresh(cross_attention(n1, n1, blk.attn1), y);
+    y = add_fresh(cross_attention(norm(y, blk.norm2), context, blk.attn2), y);
     at::Tensor f = linear(norm(y, blk.norm3), blk.ff_in);  // GEGLU
     auto halves = f.chunk(2, -1);
-    f = linear(halves[0] * at::gelu(halves[1]), blk.ff_out);
-    y = f + y;
+    f = linear(mul_fresh(at::gelu(halves[1]), halves[0]), blk.ff_out);
+    y = add_fresh(f, y);
   }
   if (t.linear) y = linear(y, t.proj_out_linear);
   y = y.reshape({b, h, w, y.size(-1)}).permute({0, 3, 1, 2}).contiguous();
@@ -498,11 +512,11 @@ at::Tensor transformer_forward(const SpatialTransformer& t, const at::Tensor& x,
 }
 
 at::Tensor resblock_forward(const ResBlock& r, const at::Tensor& x, const at::Tensor& emb) {
-  at::Tensor h = conv(at::silu(norm(x, r.in_norm)), r.in_conv);
+  at::Tensor h = conv(silu_fresh(norm(x, r.in_norm)), r.in_conv);
   at::Tensor e = linear(at::silu(emb), r.emb).to(h.scalar_type());
-  h = h + e.unsqueeze(-1).unsqueeze(-1);
-  h = conv(at::silu(norm(h, r.out_norm)), r.out_conv);
-  return (r.skip ? conv(x, *r.skip) : x) + h;
+  h = add_fresh(h, e.unsqueeze(-1).unsqueeze(-1));
+  h = conv(silu_fresh(norm(h, r.out_norm)), r.out_conv);
+  return add_fresh(h, r.skip ? conv(x, *r.skip) : x);  // skip + h: the same sum either way
 }
 
 at::Tensor block_forward(const UNetBlock& blk, at::Tensor h, const at::Tensor& emb,
@@ -530,7 +544,7 @@ at::Tensor time_embed(const Linear& l1, const Linear& l2, const at::Tensor& t, i
 }  // namespace
 
 void set_attention_slice_bytes(int64_t bytes) {
-  g_attention_slice_bytes.store(std::max<int64_t>(bytes, int64_t(1) << 16));
+  g_attention_slice_bytes.store(std::max<int64_t>(bytes, 256));
 }
 int64_t attention_slice_bytes() { return g_attention_slice_bytes.load(); }
 
@@ -561,14 +575,14 @@ at::Tensor unet_forward(const UNet& m, const at::Tensor& x, const at::Tensor& t,
   }
   h = block_forward(m.middle, h, emb, ctx);
   size_t ci = control ? control->size() : 0;
-  if (control) h = h + (*control)[--ci];
+  if (control) h = add_fresh(h, (*control)[--ci]);
   for (const UNetBlock& blk : m.output_blocks) {
     at::Tensor skip = hs.back();
     hs.pop_back();
-    if (control) skip = skip + (*control)[--ci];
+    if (control) skip = add_fresh(skip, (*control)[--ci]);
     h = block_forward(blk, at::cat({h, skip}, 1), emb, ctx);
   }
-  h = conv(at::silu(norm(h, m.out_norm)), m.out_conv);
+  h = conv(silu_fresh(norm(h, m.out_norm)), m.out_conv);
   return h.to(x.scalar_type());
 }
 

@@ -89,6 +89,26 @@ TEST_CASE("parity: ControlNet and UNet forward vs cldm", "[sd][parity][slow]") {
               "UNet eps without control");
 }
 
+TEST_CASE("parity: attention in one-row score blocks matches the references too", "[sd][parity][slow]") {
+  // The fixture's token counts fit one block at the default budget; 256 bytes forces one query row
+  // per block (and masked CLIP rows), exercising the blocked path against the same references.
+  struct Restore {
+    int64_t bytes = attention_slice_bytes();
+    ~Restore() { set_attention_slice_bytes(bytes); }
+  } restore;
+  set_attention_slice_bytes(256);
+  REQUIRE(attention_slice_bytes() == 256);
+  c10::InferenceMode guard;
+  const ControlLDM& m = fixture().model.model;
+  const at::Tensor x = refv("unet.x"), t = refv("unet.t"), ctx = refv("unet.ctx");
+  check_close(unet_forward(*m.unet, x, t, ctx, nullptr), refv("unet.eps_plain"), 2e-5, 1e-5,
+              "UNet eps without control, one query row per block");
+  check_close(clip_text_forward(*m.clip, refv("clip.ids").to(at::kLong)), refv("clip.out"), 2e-5, 1e-5,
+              "clip last hidden state (causal mask), one query row per block");
+  check_close(vae_decode(*m.vae_decoder, refv("vae.z")), refv("vae.image"), 2e-5, 1e-5,
+              "decode_first_stage (single-head attention), one query row per block");
+}
+
 TEST_CASE("parity: VAE decoder and encoder vs ldm AutoencoderKL", "[sd][parity][slow]") {
   c10::InferenceMode guard;
   const ControlLDM& m = fixture().model.model;

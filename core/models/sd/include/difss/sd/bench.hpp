@@ -9,6 +9,7 @@
 //   --checkpoint FILE            instead of random weights: time loading FILE, then sample one
 //                                image end to end (needs --vocab) and report the peak RSS
 //   --vocab FILE                 bpe_simple_vocab_16e6.txt.gz
+//   --profile                    per-ATen-op time and GFLOP/s of the timed steps
 // Prints seconds per step (median, min, max) with classifier-free guidance (batch 2), the
 // load time and the peak resident set (VmHWM). Returns 0, or 1 with a message on error.
 #pragma once

@@ -197,9 +197,10 @@ at::Tensor vae_encode(const VaeEncoder& m, const at::Tensor& x);
 // Context [B, 1, dim] for class ids [B] (int64).
 at::Tensor class_context(const ClassEmbed& m, const at::Tensor& ids);
 
-// Largest attention-score block (bytes) one attention call materialises; queries and heads are
-// processed in slices below it (numerically the same as the unsliced computation up to the
-// order of float additions inside matrix products). Default 256 MiB.
+// Largest attention-score block (bytes) one attention call materialises: each head's query rows
+// are processed in blocks below it (numerically the same as the unsliced computation up to the
+// order of float additions inside matrix products). Default 1 MiB, about one core's L2 cache:
+// the scores are written, softmaxed and consumed while they are still in cache.
 void set_attention_slice_bytes(int64_t bytes);
 int64_t attention_slice_bytes();
 
