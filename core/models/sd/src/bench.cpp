@@ -51,13 +51,13 @@ struct Args {
   std::vector<std::string> precisions{"fp32", "bf16"};
   int size = 512, steps = 5;
   std::string config = "sd15", write_checkpoint, checkpoint, vocab;
-  bool profile = false;
+  bool profile = false, pack = true;
 };
 
 void usage() {
   std::cerr << "usage: difss-sd-tool bench [--precision fp32|bf16|both] [--size N] [--steps N]\n"
                "                     [--config sd15|reduced] [--write-checkpoint FILE]\n"
-               "                     [--checkpoint FILE --vocab FILE] [--profile]\n";
+               "                     [--checkpoint FILE --vocab FILE] [--profile] [--no-pack]\n";
 }
 
 void time_steps(const ModelConfig& cfg, const std::string& precision, const Args& a) {
@@ -66,6 +66,8 @@ void time_steps(const ModelConfig& cfg, const std::string& precision, const Args
   ModelConfig parts = cfg;
   parts.has_vae = parts.has_text_encoder = false;  // only the denoiser is timed
   ControlLDM m = random_control_ldm(parts, 1234, dt);
+  if (a.pack) std::printf("[%s] %d convolution weights packed for oneDNN\n", precision.c_str(),
+                          pack_conv_weights(*m.unet) + pack_conv_weights(*m.control));
   std::printf("[%s] random UNet+ControlNet weights: %.1f s, RSS %.2f GiB\n", precision.c_str(),
               since(t0), proc_status_gib("VmRSS:"));
   std::fflush(stdout);
@@ -117,6 +119,7 @@ void end_to_end(const Args& a) {
   auto t0 = Clock::now();
   LoadOptions lo;
   lo.dtype = dt;
+  lo.pack_conv_weights = a.pack;
   auto pipe = ControlNetPipeline::load({a.checkpoint, ""}, lo, a.vocab);
   const double load_s = since(t0);
   std::printf("load %s (%s): %.2f s (weights mapped, paged in on first use), RSS %.2f GiB, "
@@ -182,6 +185,8 @@ int run_sampler_bench(int argc, char** argv) {
         a.write_checkpoint = next();
       } else if (k == "--checkpoint") {
         a.checkpoint = next();
+      } else if (k == "--no-pack") {
+        a.pack = false;
       } else if (k == "--profile") {
         a.profile = true;
       } else if (k == "--vocab") {

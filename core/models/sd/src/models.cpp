@@ -5,6 +5,7 @@
 #include <difss/sd/models.hpp>
 
 #include <ATen/ATen.h>
+#include <ATen/Context.h>
 #include <ATen/ExpandUtils.h>
 #include <ATen/core/grad_mode.h>
 
@@ -414,6 +415,9 @@ std::atomic<int64_t> g_attention_slice_bytes{int64_t(1) << 20};
 at::Tensor linear(const at::Tensor& x, const Linear& l) { return at::linear(x, l.w, l.b); }
 
 at::Tensor conv(const at::Tensor& x, const Conv& c) {
+  if (c.packed.defined() && !at::GradMode::is_enabled() && x.device().is_cpu() &&
+      x.scalar_type() == c.w.scalar_type())
+    return at::mkldnn_convolution(x, c.packed, c.b, {c.padding, c.padding}, {c.stride, c.stride}, {1, 1}, 1);
   return at::conv2d(x, c.w, c.b, {c.stride, c.stride}, {c.padding, c.padding});
 }
 
@@ -542,6 +546,55 @@ at::Tensor time_embed(const Linear& l1, const Linear& l2, const at::Tensor& t, i
 }
 
 }  // namespace
+
+namespace {
+
+bool pack(Conv& c) {
+  if (!at::hasMKLDNN() || !c.w.defined() || !c.w.device().is_cpu() ||
+      (c.w.scalar_type() != at::kFloat && c.w.scalar_type() != at::kBFloat16))
+    return false;
+  c.packed = at::mkldnn_reorder_conv2d_weight(c.w.to_mkldnn(), {c.padding, c.padding},
+                                              {c.stride, c.stride}, {1, 1}, 1);
+  return true;
+}
+
+int pack_block(UNetBlock& blk) {
+  int n = 0;
+  for (UNetLayer& l : blk) {
+    switch (l.kind) {
+      case UNetLayer::kConv:
+      case UNetLayer::kDownsample:
+      case UNetLayer::kUpsample: n += pack(l.conv); break;
+      case UNetLayer::kRes:
+        n += pack(l.res.in_conv) + pack(l.res.out_conv);
+        if (l.res.skip) n += pack(*l.res.skip);
+        break;
+      case UNetLayer::kTransformer:
+        if (!l.transformer.linear) n += pack(l.transformer.proj_in_conv) + pack(l.transformer.proj_out_conv);
+        break;
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+int pack_conv_weights(UNet& unet) {
+  int n = pack(unet.out_conv);
+  for (UNetBlock& b : unet.input_blocks) n += pack_block(b);
+  n += pack_block(unet.middle);
+  for (UNetBlock& b : unet.output_blocks) n += pack_block(b);
+  return n;
+}
+
+int pack_conv_weights(ControlNet& control) {
+  int n = pack(control.middle_out);
+  for (Conv& c : control.hint) n += pack(c);
+  for (Conv& c : control.zero_convs) n += pack(c);
+  for (UNetBlock& b : control.input_blocks) n += pack_block(b);
+  n += pack_block(control.middle);
+  return n;
+}
 
 void set_attention_slice_bytes(int64_t bytes) {
   g_attention_slice_bytes.store(std::max<int64_t>(bytes, 256));

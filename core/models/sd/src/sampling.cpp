@@ -324,7 +324,12 @@ std::unique_ptr<ControlNetPipeline> ControlNetPipeline::load(const CheckpointSpe
   std::optional<ClipTokenizer> tok;
   if (options.text_encoder) tok = ClipTokenizer::from_file(vocab);
   c10::InferenceMode guard;
-  return std::make_unique<ControlNetPipeline>(load_control_ldm(spec, options), std::move(tok));
+  LoadedModel model = load_control_ldm(spec, options);
+  if (options.pack_conv_weights && options.device.is_cpu()) {
+    const int n = pack_conv_weights(*model.model.unet) + pack_conv_weights(*model.model.control);
+    model.report.notes.push_back(std::to_string(n) + " convolution weights packed for oneDNN");
+  }
+  return std::make_unique<ControlNetPipeline>(std::move(model), std::move(tok));
 }
 
 at::Tensor ControlNetPipeline::text_context(const std::string& prompt) {

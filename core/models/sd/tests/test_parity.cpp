@@ -109,6 +109,31 @@ TEST_CASE("parity: attention in one-row score blocks matches the references too"
               "decode_first_stage (single-head attention), one query row per block");
 }
 
+TEST_CASE("parity: convolution weights packed for oneDNN give the same outputs", "[sd][parity][slow]") {
+  // Bit for bit where ATen would also have run oneDNN (3x3 on batches > 1, as in CFG); the
+  // fixture's small batch-1 inputs take ATen's own kernels there, so: the references' tolerance.
+  c10::InferenceMode guard;
+  const ControlLDM& m = fixture().model.model;
+  UNet unet = *m.unet;  // copies share the weights; packing adds Conv::packed to the copies only
+  ControlNet control = *m.control;
+  REQUIRE(pack_conv_weights(unet) > 0);
+  REQUIRE(pack_conv_weights(control) > 0);
+  const at::Tensor x = refv("unet.x"), t = refv("unet.t"), ctx = refv("unet.ctx");
+  const at::Tensor gh = controlnet_hint(*m.control, refv("unet.hint"));
+  check_close(controlnet_hint(control, refv("unet.hint")), gh, 2e-5, 1e-5, "hint encoder, packed");
+  std::vector<at::Tensor> packed = controlnet_forward(control, x, gh, t, ctx);
+  REQUIRE(packed.size() == 5);
+  for (size_t i = 0; i < packed.size(); ++i)
+    check_close(packed[i], refv("control.out." + std::to_string(i)), 2e-5, 1e-5,
+                "control residual " + std::to_string(i) + ", packed");
+  // Batch 2 (the CFG batch), packed vs ATen's own choice of kernels: rounding differences only.
+  const at::Tensor x2 = at::cat({x, x}), t2 = at::cat({t, t}), ctx2 = at::cat({ctx, ctx});
+  check_close(unet_forward(unet, x2, t2, ctx2, nullptr), unet_forward(*m.unet, x2, t2, ctx2, nullptr),
+              1e-6, 1e-6, "UNet eps at batch 2, packed vs unpacked");
+  check_close(unet_forward(unet, x, t, ctx, nullptr), refv("unet.eps_plain"), 2e-5, 1e-5,
+              "UNet eps without control, packed convolutions");
+}
+
 TEST_CASE("parity: VAE decoder and encoder vs ldm AutoencoderKL", "[sd][parity][slow]") {
   c10::InferenceMode guard;
   const ControlLDM& m = fixture().model.model;

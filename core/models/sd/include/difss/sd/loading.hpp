@@ -43,6 +43,9 @@ struct LoadOptions {
   c10::Device device = c10::Device(c10::kCPU);
   bool text_encoder = true;   // load CLIP (false when contexts come from elsewhere)
   bool vae_encoder = false;   // the encoder is only needed for image-to-image
+  // ControlNetPipeline: reorder the UNet's and ControlNet's convolution weights for oneDNN once
+  // (pack_conv_weights, models.hpp; their float32 copies then stay resident, ~1.3 GB for SD1.5).
+  bool pack_conv_weights = true;
 };
 
 struct LoadReport {
