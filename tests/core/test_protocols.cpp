@@ -303,7 +303,8 @@ fs::path bam_standin_voc(TempDir& tmp, const json& ref) {
 }
 
 // Runs difss-host with `protocol` over the stand-ins, 1 shot, `episodes` per seed, into tmp/out.
-fs::path run_bam_family(TempDir& tmp, const fs::path& voc, const std::string& protocol, int episodes) {
+fs::path run_bam_family(TempDir& tmp, const fs::path& voc, const std::string& protocol, int episodes,
+                        std::string* console = nullptr) {
   const fs::path out = tmp.path / "out";
   const auto p = tmp.write(protocol + ".toml",
                            "[pipeline]\nthreads = 1\noutput = \"" + out.string() + "\"\n[dataset]\nkind = \"pascal5i\"\n"
@@ -314,6 +315,7 @@ fs::path run_bam_family(TempDir& tmp, const fs::path& voc, const std::string& pr
   Exec r = run_host(plugins() + "--pipeline " + p.string());
   INFO(r.output);
   REQUIRE(r.code == 0);
+  if (console) *console = r.output;
   return out;
 }
 
@@ -338,7 +340,8 @@ TEST_CASE("protocol bam: a PASCAL-5i run evaluates BAM's episodes for its five s
   const json ref = read(bam_ref_dir() / "bam_sequences.json");
   TempDir tmp;
   const fs::path voc = bam_standin_voc(tmp, ref);
-  const fs::path out = run_bam_family(tmp, voc, "bam", 60);
+  std::string console;
+  const fs::path out = run_bam_family(tmp, voc, "bam", 60, &console);
   std::size_t block = 0;
   for (const auto& run : ref.at("runs")) {
     if (run.at("shots") != 1 || run.at("workers") != 8) continue;
@@ -361,6 +364,12 @@ TEST_CASE("protocol bam: a PASCAL-5i run evaluates BAM's episodes for its five s
   }
   CHECK(seeds["mean_miou"].get<double>() == Approx(sum / 5));
   CHECK(seeds["best_miou"].get<double>() == best);
+  // The console shows the same table: one row per seed, then mean and best.
+  char row[64];
+  std::snprintf(row, sizeof row, "%-10d %14.2f", 510, seeds["per_seed"][0]["miou"].get<double>() * 100);
+  CHECK_THAT(console, Catch::Contains("per seed (60 episodes each") && Catch::Contains(row));
+  std::snprintf(row, sizeof row, "%-10s %14.2f", "mean", seeds["mean_miou"].get<double>() * 100);
+  CHECK_THAT(console, Catch::Contains(row));
   // Without the lists, or on another dataset kind, the run is refused naming the key.
   auto no_lists = tmp.write("n.toml", "[pipeline]\noutput = \"" + (tmp.path / "n").string() +
                                           "\"\n[dataset]\nkind = \"pascal5i\"\nroot = \"" + voc.string() +

@@ -9,6 +9,7 @@
 #include <difss/data/splits.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 #include <map>
 
@@ -147,6 +148,34 @@ nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds,
         {"best_miou", best_miou}, {"best_fbiou", best_fbiou}};
   }
   return out;
+}
+
+void print_per_seed(const nlohmann::json& per_seed) {
+  if (!per_seed.is_object() || !per_seed.contains("seeds")) return;
+  const bool aux = per_seed.contains("with_aux");
+  const bool real = per_seed.contains("real_only");
+  if (!aux && !real) return;
+  std::printf("\nper seed (%llu episodes each; the BAM-family papers report the mean):\n",
+              (unsigned long long)per_seed.value("episodes_per_seed", std::uint64_t(0)));
+  std::printf("%-10s", "seed");
+  if (real) std::printf(" %14s %12s", "real mIoU", "real FB-IoU");
+  if (aux) std::printf(" %14s %12s", "+aux mIoU", "+aux FB-IoU");
+  std::printf("\n");
+  auto cell = [](const nlohmann::json& v) { return v.get<double>() * 100; };
+  const std::size_t n = per_seed["seeds"].size();
+  for (std::size_t k = 0; k < n; ++k) {
+    std::printf("%-10llu", (unsigned long long)per_seed["seeds"][k].get<std::uint64_t>());
+    if (real) std::printf(" %14.2f %12.2f", cell(per_seed["real_only"]["per_seed"][k]["miou"]), cell(per_seed["real_only"]["per_seed"][k]["fbiou"]));
+    if (aux) std::printf(" %14.2f %12.2f", cell(per_seed["with_aux"]["per_seed"][k]["miou"]), cell(per_seed["with_aux"]["per_seed"][k]["fbiou"]));
+    std::printf("\n");
+  }
+  for (const char* stat : {"mean", "best"}) {
+    std::printf("%-10s", stat);
+    const std::string m = std::string(stat) + "_miou", f = std::string(stat) + "_fbiou";
+    if (real) std::printf(" %14.2f %12.2f", cell(per_seed["real_only"][m]), cell(per_seed["real_only"][f]));
+    if (aux) std::printf(" %14.2f %12.2f", cell(per_seed["with_aux"][m]), cell(per_seed["with_aux"][f]));
+    std::printf("\n");
+  }
 }
 
 }  // namespace difss

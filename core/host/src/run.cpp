@@ -643,6 +643,7 @@ class Runner {
     write_json(out_ / "results.json", results);
     write_html_report(out_, results, grid_files);
     print_table(metrics);
+    if (results.contains("per_seed")) print_per_seed(results["per_seed"]);
     return {true, true, out_, ""};
   }
 

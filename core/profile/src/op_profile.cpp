@@ -46,11 +46,16 @@ double flops_of(const at::RecordFunction& fn) {
     return 2.0 * double(product(a)) * double(b[0]);
   if ((name == "aten::bmm" || name == "aten::matmul") && a.size() >= 2 && b.size() >= 2)
     return 2.0 * double(product(a)) * double(b.back());  // [.., n, k] x [.., k, m]
-  if ((name == "aten::mm" || name == "aten::addmm") && a.size() == 2 && b.size() == 2)
-    return name == "aten::mm" ? 2.0 * double(a[0] * a[1] * b[1]) : 0;
-  if (name == "aten::conv2d" && a.size() == 4 && b.size() == 4 && in.size() >= 5) {
-    // output size from stride/padding (dilation 1 assumed for the estimate)
-    auto stride = in[3].toIntVector(), pad = in[4].toIntVector();
+  if (name == "aten::mm" && a.size() == 2 && b.size() == 2) return 2.0 * double(a[0] * a[1] * b[1]);
+  if (name == "aten::addmm" && in.size() >= 3) {  // addmm(self, m1, m2, ...)
+    const auto m1 = sizes_of(in[1]), m2 = sizes_of(in[2]);
+    return m1.size() == 2 && m2.size() == 2 ? 2.0 * double(m1[0] * m1[1] * m2[1]) : 0;
+  }
+  // conv2d(input, weight, bias, stride, padding, ...); mkldnn_convolution(input, weight, bias,
+  // padding, stride, ...). Output size from stride/padding (dilation 1 assumed for the estimate).
+  const bool mkldnn = name == "aten::mkldnn_convolution";
+  if ((name == "aten::conv2d" || mkldnn) && a.size() == 4 && b.size() == 4 && in.size() >= 5) {
+    auto stride = in[mkldnn ? 4 : 3].toIntVector(), pad = in[mkldnn ? 3 : 4].toIntVector();
     const int64_t sh = stride.empty() ? 1 : stride[0], sw = stride.size() > 1 ? stride[1] : sh;
     const int64_t ph = pad.empty() ? 0 : pad[0], pw = pad.size() > 1 ? pad[1] : ph;
     const int64_t ho = (a[2] + 2 * ph - b[2]) / sh + 1, wo = (a[3] + 2 * pw - b[3]) / sw + 1;

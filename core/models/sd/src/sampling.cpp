@@ -328,6 +328,9 @@ std::unique_ptr<ControlNetPipeline> ControlNetPipeline::load(const CheckpointSpe
   if (options.pack_conv_weights && options.device.is_cpu()) {
     const int n = pack_conv_weights(*model.model.unet) + pack_conv_weights(*model.model.control);
     model.report.notes.push_back(std::to_string(n) + " convolution weights packed for oneDNN");
+    // Packing read the mapped float32 originals; drop their pages now (the packed copies are what
+    // runs), or the first batch would hold both.
+    weights::release_mapped_pages(model.denoiser_weights);
   }
   return std::make_unique<ControlNetPipeline>(std::move(model), std::move(tok));
 }

@@ -68,4 +68,7 @@ nlohmann::json per_seed_metrics(const Pipeline& p, const data::Dataset& ds,
                                 const std::map<std::size_t, nlohmann::json>& records,
                                 const std::vector<data::Episode>& episodes);
 
+// Prints per_seed_metrics' table (one row per seed, then mean and best) below the run's table.
+void print_per_seed(const nlohmann::json& per_seed);
+
 }  // namespace difss
