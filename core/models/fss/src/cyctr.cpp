@@ -73,8 +73,9 @@ at::Tensor CyCTR::forward(const at::Tensor& x, const at::Tensor& s_x, const at::
       s_y.size(0) != B || s_y.size(1) != K || s_y.size(2) != S || s_y.size(3) != S)
     throw std::invalid_argument("CyCTR: the query, supports and masks must share one square size 8k + 1");
 
-  // Backbone, query and supports in one batch: rows [0, B) query, then B*K supports.
-  at::Tensor all = at::cat({x, s_x.reshape({B * K, 3, S, S})});
+  // Backbone, query and supports in one batch: rows [0, B) query, then B*K supports. Channels-last
+  // activations: oneDNN's convolutions then skip the layout reorders (about 1.5x faster on the CPU).
+  at::Tensor all = at::cat({x, s_x.reshape({B * K, 3, S, S})}).contiguous(at::MemoryFormat::ChannelsLast);
   at::Tensor f2 = backbone_.layer(2, backbone_.layer(1, backbone_.stem(all)));
   at::Tensor f3 = backbone_.layer(3, f2);
   at::Tensor f4 = backbone_.layer(4, f3);
@@ -144,7 +145,10 @@ std::vector<std::string> CyCTR::training_only_prefixes() {
 }
 
 void CyCTR::to(at::Device device, at::ScalarType dtype) {
-  for (const auto& nt : named_tensors()) *nt.tensor = nt.tensor->to(device, dtype);
+  for (const auto& nt : named_tensors()) {
+    *nt.tensor = nt.tensor->to(device, dtype);
+    if (nt.tensor->dim() == 4) *nt.tensor = nt.tensor->contiguous(at::MemoryFormat::ChannelsLast);  // conv weights
+  }
 }
 
 }  // namespace difss::fss

@@ -14,7 +14,7 @@
 // (addtional_proj, pred_supp_qry_proj, supp_init_merge, supp_beta_conv, supp_cls) are not built;
 // training_only_prefixes() lists them for the loader to ignore.
 // Differences on purpose (same numbers up to float rounding): the query and the supports go
-// through the backbone as one batch; the prior's similarity is computed only for the support
+// through the backbone as one batch, in channels-last layout; the prior's similarity is computed only for the support
 // positions the (bilinear) mask leaves non-zero (the others are exactly 0 in the official code).
 #pragma once
 
