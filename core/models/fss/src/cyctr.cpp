@@ -149,6 +149,7 @@ void CyCTR::to(at::Device device, at::ScalarType dtype) {
     *nt.tensor = nt.tensor->to(device, dtype);
     if (nt.tensor->dim() == 4) *nt.tensor = nt.tensor->contiguous(at::MemoryFormat::ChannelsLast);  // conv weights
   }
+  backbone_.fold_batchnorm();
 }
 
 }  // namespace difss::fss

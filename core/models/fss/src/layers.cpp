@@ -35,7 +35,32 @@ void BatchNorm2d::collect(std::vector<NamedTensor>& out, const std::string& p) {
   out.push_back({p + ".running_var", &running_var, false});
 }
 
+Conv2d fold_batchnorm(const Conv2d& c, const BatchNorm2d& bn) {
+  Conv2d f = c;
+  at::Tensor s = bn.weight * (bn.running_var + 1e-5).rsqrt();
+  f.weight = (c.weight * s.view({-1, 1, 1, 1})).contiguous(c.weight.suggest_memory_format());
+  f.bias = c.bias.defined() ? bn.bias + (c.bias - bn.running_mean) * s : bn.bias - bn.running_mean * s;
+  return f;
+}
+
+Bottleneck Bottleneck::folded() const {
+  Bottleneck f;
+  f.conv1 = fold_batchnorm(conv1, bn1);
+  f.conv2 = fold_batchnorm(conv2, bn2);
+  f.conv3 = fold_batchnorm(conv3, bn3);
+  f.has_downsample = has_downsample;
+  if (has_downsample) f.downsample = fold_batchnorm(downsample, downsample_bn);
+  f.bn_folded = true;
+  return f;
+}
+
 at::Tensor Bottleneck::forward(const at::Tensor& x) const {
+  if (bn_folded) {
+    at::Tensor y = conv2(conv1(x).relu_()).relu_();
+    y = conv3(y);
+    y.add_(has_downsample ? downsample(x) : x);
+    return y.relu_();
+  }
   // In place on fresh intermediates, as the official inplace ReLUs and `out += residual`.
   at::Tensor y = bn1(conv1(x)).relu_();
   y = bn2(conv2(y)).relu_();

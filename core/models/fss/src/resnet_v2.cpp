@@ -45,15 +45,24 @@ DeepStemResNet::DeepStemResNet(std::array<int, 4> blocks, DilationRule rule, con
 at::Tensor DeepStemResNet::stem(const at::Tensor& x) const {
   if (x.dim() != 4 || x.size(1) != 3) throw std::invalid_argument("ResNet: expected a [B, 3, H, W] image batch");
   at::Tensor y = x;
-  for (int i = 0; i < 3; ++i) y = stem_bn_[i](stem_conv_[i](y)).relu_();
+  for (int i = 0; i < 3; ++i) y = (folded_ ? folded_stem_[i](y) : stem_bn_[i](stem_conv_[i](y))).relu_();
   return at::max_pool2d(y, {3, 3}, {2, 2}, {1, 1});
 }
 
 at::Tensor DeepStemResNet::layer(int index, const at::Tensor& x) const {
   if (index < 1 || index > 4) throw std::out_of_range("ResNet: layer index must be 1..4");
   at::Tensor y = x;
-  for (const Bottleneck& b : stages_[size_t(index - 1)]) y = b.forward(y);
+  for (const Bottleneck& b : (folded_ ? folded_stages_ : stages_)[size_t(index - 1)]) y = b.forward(y);
   return y;
+}
+
+void DeepStemResNet::fold_batchnorm() {
+  for (int i = 0; i < 3; ++i) folded_stem_[i] = fss::fold_batchnorm(stem_conv_[i], stem_bn_[i]);
+  for (size_t s = 0; s < 4; ++s) {
+    folded_stages_[s].clear();
+    for (const Bottleneck& b : stages_[s]) folded_stages_[s].push_back(b.folded());
+  }
+  folded_ = true;
 }
 
 void DeepStemResNet::collect(std::vector<NamedTensor>& out, const std::string& prefix, StemNames names) {

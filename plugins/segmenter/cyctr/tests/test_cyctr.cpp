@@ -58,6 +58,7 @@ void check_parity(int64_t K, int64_t per_shot, const std::string& file) {
   weights::StateDict ref = weights::load_safetensors(data_dir() / file);
   fss::CyCTR net(K, 256, at::kCPU, per_shot);
   fss::deterministic_init(net.named_tensors());
+  net.to(at::kCPU, at::kFloat);  // as the engine runs it: channels-last weights, BatchNorms folded
   ParityInputs in = parity_inputs(S, K);
   fss::CyCTRTrace t;
   at::Tensor out = net.forward(in.q, in.sx, in.sy, in.pad, in.s_pad, fss::seeded_cpu_generator(123), &t);

@@ -14,7 +14,8 @@
 // (addtional_proj, pred_supp_qry_proj, supp_init_merge, supp_beta_conv, supp_cls) are not built;
 // training_only_prefixes() lists them for the loader to ignore.
 // Differences on purpose (same numbers up to float rounding): the query and the supports go
-// through the backbone as one batch, in channels-last layout; the prior's similarity is computed only for the support
+// through the backbone as one batch, in channels-last layout, with its BatchNorms folded into the
+// convolutions (after to()); the prior's similarity is computed only for the support
 // positions the (bilinear) mask leaves non-zero (the others are exactly 0 in the official code).
 #pragma once
 
@@ -65,6 +66,8 @@ class CyCTR {
   std::vector<NamedTensor> named_tensors();
   // State-dict prefixes of the training-only heads (ignored when loading).
   static std::vector<std::string> training_only_prefixes();
+  // Moves / converts the weights (conv weights channels-last) and folds the backbone's
+  // BatchNorms into its convs for the forward: call after loading the weights.
   void to(at::Device device, at::ScalarType dtype);
 
  private:

@@ -33,6 +33,10 @@ struct BatchNorm2d {
   void collect(std::vector<NamedTensor>& out, const std::string& prefix);
 };
 
+// The convolution followed by an eval-mode BatchNorm as one convolution with bias:
+// w' = w * s, b' = beta + (b - mean) * s, s = gamma / sqrt(var + eps) (weights' layout kept).
+Conv2d fold_batchnorm(const Conv2d& conv, const BatchNorm2d& bn);
+
 // Bottleneck of model/resnet.py (expansion 4).
 struct Bottleneck {
   Conv2d conv1, conv2, conv3;
@@ -40,7 +44,10 @@ struct Bottleneck {
   bool has_downsample = false;
   Conv2d downsample;
   BatchNorm2d downsample_bn;
+  bool bn_folded = false;  // the BatchNorms are folded into the convs (no BatchNorm tensors)
   at::Tensor forward(const at::Tensor& x) const;
+  // A copy with every BatchNorm folded into its conv (inference only; not for loading weights).
+  Bottleneck folded() const;
   void collect(std::vector<NamedTensor>& out, const std::string& prefix);
 };
 

@@ -40,10 +40,19 @@ class DeepStemResNet {
   // prefix + the stem's names + "layer<s>.<b>.*" (prefix "" or ending in ".").
   void collect(std::vector<NamedTensor>& out, const std::string& prefix, StemNames names);
 
+  // From now on the forward runs a copy with every BatchNorm folded into its conv (the same
+  // affine map up to float rounding, one pass less per layer: about 20 % of the CPU time in
+  // channels-last layout). The named tensors keep the unfolded weights; call it again after
+  // loading or converting them.
+  void fold_batchnorm();
+
  private:
   Conv2d stem_conv_[3];
   BatchNorm2d stem_bn_[3];
   std::array<std::vector<Bottleneck>, 4> stages_;
+  bool folded_ = false;
+  Conv2d folded_stem_[3];
+  std::array<std::vector<Bottleneck>, 4> folded_stages_;
 };
 
 }  // namespace difss::fss
