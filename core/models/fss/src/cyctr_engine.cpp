@@ -72,7 +72,8 @@ Segmentation CyCTREngine::segment_at(const at::Tensor& query, const std::vector<
   at::Tensor s_pad = sy.eq(255).to(dtype_) * 255;  // support_padding_label: 255 where the label is 255, and the padding
   at::Tensor out;
   if (mode_ == SamplingMode::fidelity) {
-    std::lock_guard<std::mutex> lock(fidelity_gen_.mutex());  // the calls share one draw sequence
+    // The calls share one draw sequence. (Not the generator's own mutex: randperm takes that one.)
+    std::lock_guard<std::mutex> lock(fidelity_mutex_);
     out = net_->forward(q, sx, sy, pad, s_pad, fidelity_gen_);
   } else {
     out = net_->forward(q, sx, sy, pad, s_pad, seeded_cpu_generator(episode_seed(seed_, query, shots)));

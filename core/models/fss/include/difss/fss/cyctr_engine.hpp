@@ -23,6 +23,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <difss/fss/cyctr.hpp>
@@ -62,6 +63,7 @@ class CyCTREngine final : public SegmenterEngine {
   uint64_t seed_;
   SamplingMode mode_;
   at::Generator fidelity_gen_;
+  std::mutex fidelity_mutex_;
   at::Device device_;
   at::ScalarType dtype_;
 };
