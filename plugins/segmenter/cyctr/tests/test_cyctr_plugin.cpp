@@ -1,5 +1,6 @@
 // The CyCTR plugin class: parameters, output sizes, K = shots, reproducible runs, errors with statuses.
 #include "catch_torch.hpp"
+#include "kshot_check.hpp"
 #include "plugin_harness.hpp"
 #include "shared_data.hpp"
 #include "test_inputs.hpp"
@@ -37,18 +38,7 @@ TEST_CASE("CyCTR plugin: K supports as configured, fidelity sampling", "[cyctr][
                                                 {"shots", int64_t(5)},
                                                 {"sampling", std::string("fidelity")},
                                                 {"seed", int64_t(7)}});
-  std::vector<at::Tensor> imgs, masks;
-  for (int64_t k = 1; k <= 5; ++k) {
-    imgs.push_back(test::test_image(64, k));
-    masks.push_back(test::ellipse_mask(64, k));
-  }
-  test::SegmentCall call;
-  auto out = call.run(*seg, test::test_image(64, 0), imgs, masks);
-  CHECK(test::as_at(out.prob).sizes() == at::IntArrayRef({64, 64}));
-  std::string msg;
-  CHECK(status_of([&] { call.run(*seg, test::test_image(64, 0), {imgs[0]}, {masks[0]}); }, &msg) ==
-        DIFSS_ERR_INVALID_ARGUMENT);
-  CHECK(msg.find("exactly 5 support") != std::string::npos);
+  test::check_takes_exactly_five(*seg);
 }
 
 TEST_CASE("CyCTR plugin: bad parameters are refused with a status and a message", "[cyctr][plugin]") {
