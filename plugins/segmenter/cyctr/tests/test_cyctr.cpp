@@ -10,6 +10,7 @@
 #include <difss/fss/cyctr_engine.hpp>
 #include <difss/fss/pspnet_input.hpp>
 #include <difss/weights/load.hpp>
+#include <difss/weights/save.hpp>
 
 #include <c10/core/InferenceMode.h>
 #include <nlohmann/json.hpp>
@@ -193,4 +194,43 @@ TEST_CASE("CyCTR engine: episode sampling is a function of the episode; fidelity
   // The second call drew after the first: it differs from B drawn first.
   auto fid3 = fss::make_cyctr_engine(c);
   CHECK_FALSE(at::equal(fid3->segment(qb, sb).prob, b2));
+}
+
+TEST_CASE("CyCTR engine: resnet50_v2.pth (conv1 ... layer4, fc) supplies backbone.body.*", "[cyctr][checkpoint][slow]") {
+  // A resnet50_v2-layout file written here: the backbone of a model with seed-5 weights, plus an fc.
+  fss::CyCTR src(1);
+  std::vector<fss::NamedTensor> named = src.named_tensors();
+  fss::deterministic_init(named, 5);
+  weights::StateDict sd("resnet50_v2");
+  size_t body = 0;
+  for (const auto& nt : named)
+    if (nt.name.rfind("backbone.body.", 0) == 0) {
+      sd.insert(nt.name.substr(14), *nt.tensor);
+      ++body;
+    }
+  sd.insert("fc.weight", at::zeros({1000, 2048}));
+  sd.insert("fc.bias", at::zeros({1000}));
+  const fs::path file = fs::temp_directory_path() / "difss_test_cyctr_resnet50_v2.safetensors";
+  weights::save_safetensors(file, sd);
+  fss::CyCTRConfig c;
+  c.test_weights = true;  // everything else: the seed-0 test weights
+  c.backbone = file.string();
+  auto engine = fss::make_cyctr_engine(c);
+  fs::remove(file);
+  fss::CyCTR ref(1);
+  std::vector<fss::NamedTensor> ref_named = ref.named_tensors();
+  fss::deterministic_init(ref_named);
+  std::vector<fss::NamedTensor> got = engine->net().named_tensors();
+  REQUIRE(got.size() == named.size());
+  size_t from_file = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO(got[i].name);
+    const bool in_body = got[i].name.rfind("backbone.body.", 0) == 0;
+    CHECK(at::equal(got[i].tensor->contiguous(), (in_body ? named[i] : ref_named[i]).tensor->contiguous()));
+    from_file += in_body;
+  }
+  CHECK(from_file == body);
+  CHECK(body == 275);  // the official table's backbone.body.* (FrozenBatchNorm2d: no counters)
+  c.backbone = "/nonexistent/resnet50_v2.pth";
+  CHECK_THROWS_WITH(fss::make_cyctr_engine(c), Catch::Contains("/nonexistent/resnet50_v2.pth"));
 }
