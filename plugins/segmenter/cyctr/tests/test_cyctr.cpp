@@ -6,6 +6,7 @@
 #include "test_inputs.hpp"
 #include "parity_compare.hpp"
 
+#include <difss/fss/checkpoint.hpp>
 #include <difss/fss/cyctr.hpp>
 #include <difss/fss/cyctr_engine.hpp>
 #include <difss/fss/pspnet_input.hpp>
@@ -233,4 +234,34 @@ TEST_CASE("CyCTR engine: resnet50_v2.pth (conv1 ... layer4, fc) supplies backbon
   CHECK(body == 275);  // the official table's backbone.body.* (FrozenBatchNorm2d: no counters)
   c.backbone = "/nonexistent/resnet50_v2.pth";
   CHECK_THROWS_WITH(fss::make_cyctr_engine(c), Catch::Contains("/nonexistent/resnet50_v2.pth"));
+}
+
+TEST_CASE("A published-format CyCTR checkpoint reads: module. keys, training-only heads and optimizer skipped",
+          "[cyctr][checkpoint]") {
+  // torch 1.13's torch.save of {'epoch': 200, 'state_dict': {'module.' + key}, 'optimizer': SGD
+  // state after one step} for five small inference tensors and one of the supp_cls head
+  // (deterministic_init values; tests/data/README.md).
+  const fs::path path = data_dir() / "cyctr_format_ckpt.pth";
+  fss::CyCTR net(1, 256, at::kMeta);
+  const std::vector<std::string> names{"cls.3.weight", "cls.3.bias", "transformer.level_embed",
+                                       "transformer.layer_norms.0.weight", "transformer.layer_norms.0.bias"};
+  std::vector<fss::NamedTensor> small;
+  for (const auto& nt : net.named_tensors())
+    for (const auto& n : names)
+      if (nt.name == n) small.push_back(nt);
+  REQUIRE(small.size() == names.size());
+  std::vector<at::Tensor> want(small.size());
+  std::vector<fss::NamedTensor> expect;
+  for (size_t i = 0; i < small.size(); ++i) {
+    *small[i].tensor = at::zeros(small[i].tensor->sizes());
+    want[i] = at::zeros(small[i].tensor->sizes());
+    expect.push_back({small[i].name, &want[i]});
+  }
+  fss::deterministic_init(expect);
+  weights::BindReport rep = fss::load_into(small, path.string(), fss::bind_options(fss::CyCTR::training_only_prefixes()));
+  CHECK(rep.ok());
+  CHECK(rep.bound.size() == names.size());
+  REQUIRE(rep.ignored.size() == 1);
+  CHECK(rep.ignored[0].find("supp_cls.3.bias") != std::string::npos);
+  for (size_t i = 0; i < small.size(); ++i) CHECK(at::equal(*small[i].tensor, want[i]));
 }
