@@ -3,6 +3,7 @@
 #include <difss/weights/error.hpp>
 #include <difss/weights/load.hpp>
 
+#include <filesystem>
 #include <stdexcept>
 
 namespace difss::fss {
@@ -34,6 +35,19 @@ weights::BindReport load_into(const std::vector<NamedTensor>& model, const std::
   } catch (const weights::WeightError& e) {
     throw std::invalid_argument(e.what());
   }
+}
+
+void init_or_load(const std::vector<NamedTensor>& all, const std::string& checkpoint, bool test_weights,
+                  const std::string& model, std::vector<std::string> ignore_prefixes) {
+  if (test_weights) {
+    if (!checkpoint.empty()) throw std::invalid_argument("set either 'checkpoint' or 'test_weights', not both");
+    deterministic_init(all);
+    return;
+  }
+  if (checkpoint.empty())
+    throw std::invalid_argument("'checkpoint' is required (an official " + model + " .pth or a .safetensors with its keys)");
+  if (!std::filesystem::is_regular_file(checkpoint)) throw std::invalid_argument("checkpoint: file not found: " + checkpoint);
+  load_into(all, checkpoint, bind_options(std::move(ignore_prefixes)));
 }
 
 }  // namespace difss::fss

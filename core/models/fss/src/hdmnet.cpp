@@ -29,16 +29,6 @@ void collect_linear(std::vector<NamedTensor>& out, at::Tensor& w, const std::str
 
 }  // namespace
 
-LayerNorm::LayerNorm(int64_t dims, double eps_, const at::TensorOptions& o)
-    : weight(at::ones({dims}, o)), bias(at::zeros({dims}, o)), eps(eps_) {}
-
-at::Tensor LayerNorm::operator()(const at::Tensor& x) const { return at::layer_norm(x, {weight.size(0)}, weight, bias, eps); }
-
-void LayerNorm::collect(std::vector<NamedTensor>& out, const std::string& p) {
-  out.push_back({p + ".weight", &weight, true});
-  out.push_back({p + ".bias", &bias, true});
-}
-
 MaskAttention::MaskAttention(int64_t d, int64_t h, const at::TensorOptions& o)
     : wq(at::zeros({d, d}, o)), wk(at::zeros({d, d}, o)), wv(at::zeros({d, d}, o)), wo(at::zeros({d, d}, o)), heads(h) {}
 

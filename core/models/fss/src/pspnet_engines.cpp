@@ -6,7 +6,6 @@
 #include <difss/fss/checkpoint.hpp>
 #include <difss/fss/pspnet_input.hpp>
 
-#include <filesystem>
 #include <stdexcept>
 
 namespace difss::fss {
@@ -25,21 +24,6 @@ void require_shots(const std::vector<Shot>& shots, int64_t k, const char* model)
     throw std::invalid_argument(std::string("this ") + model + " model takes exactly " + std::to_string(k) +
                                 " support(s) (got " + std::to_string(shots.size()) +
                                 "): its K-shot reweighting (kshot_rw) was trained for " + std::to_string(k));
-}
-
-// Deterministic test weights or a checkpoint bound by name ("module." stripped).
-void init_or_load(const std::vector<NamedTensor>& all, const BAMConfig& c, const char* model) {
-  if (c.test_weights) {
-    if (!c.checkpoint.empty()) throw std::invalid_argument("set either 'checkpoint' or 'test_weights', not both");
-    deterministic_init(all);
-    return;
-  }
-  if (c.checkpoint.empty())
-    throw std::invalid_argument(std::string("'checkpoint' is required (an official ") + model +
-                                " .pth or a .safetensors with its keys)");
-  if (!std::filesystem::is_regular_file(c.checkpoint))
-    throw std::invalid_argument("checkpoint: file not found: " + c.checkpoint);
-  load_into(all, c.checkpoint, bind_options({}));
 }
 
 }  // namespace
@@ -72,7 +56,7 @@ std::unique_ptr<BAMEngine> make_bam_engine(const BAMConfig& c) {
     throw std::invalid_argument("'image_size' = " + std::to_string(c.image_size) +
                                 ": BAM needs 8k + 1 (473 PASCAL, 641 COCO), at least 65");
   auto net = std::make_unique<BAM>(c.shots, c.classes, c.kshot_trans_dim);
-  init_or_load(net->named_tensors(), c, "BAM / DifFSS-BAM");
+  init_or_load(net->named_tensors(), c.checkpoint, c.test_weights, "BAM / DifFSS-BAM");
   return std::make_unique<BAMEngine>(std::move(net), c.image_size, c.device, c.dtype);
 }
 
@@ -102,7 +86,7 @@ Segmentation HDMNetEngine::segment_at(const at::Tensor& query, const std::vector
 std::unique_ptr<HDMNetEngine> make_hdmnet_engine(const HDMNetConfig& c) {
   if (c.image_size < 64) throw std::invalid_argument("'image_size' = " + std::to_string(c.image_size) + ": at least 64");
   auto net = std::make_unique<HDMNet>(c.shots, c.classes, c.kshot_trans_dim);
-  init_or_load(net->named_tensors(), c, "HDMNet");
+  init_or_load(net->named_tensors(), c.checkpoint, c.test_weights, "HDMNet");
   return std::make_unique<HDMNetEngine>(std::move(net), c.image_size, c.device, c.dtype);
 }
 

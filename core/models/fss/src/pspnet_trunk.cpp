@@ -8,58 +8,6 @@
 
 namespace difss::fss {
 
-Conv2d::Conv2d(int64_t in, int64_t out, int64_t kernel, bool with_bias, const at::TensorOptions& o, int64_t stride_,
-               int64_t padding_, int64_t dilation_)
-    : weight(at::zeros({out, in, kernel, kernel}, o)), stride(stride_), padding(padding_), dilation(dilation_) {
-  if (with_bias) bias = at::zeros({out}, o);
-}
-
-at::Tensor Conv2d::operator()(const at::Tensor& x) const {
-  return at::conv2d(x, weight, bias, {stride, stride}, {padding, padding}, {dilation, dilation});
-}
-
-void Conv2d::collect(std::vector<NamedTensor>& out, const std::string& p) {
-  out.push_back({p + ".weight", &weight, true});
-  if (bias.defined()) out.push_back({p + ".bias", &bias, true});
-}
-
-BatchNorm2d::BatchNorm2d(int64_t c, const at::TensorOptions& o)
-    : weight(at::ones({c}, o)), bias(at::zeros({c}, o)), running_mean(at::zeros({c}, o)), running_var(at::ones({c}, o)) {}
-
-at::Tensor BatchNorm2d::operator()(const at::Tensor& x) const {
-  return at::batch_norm(x, weight, bias, running_mean, running_var, /*training=*/false, /*momentum=*/0.1,
-                        /*eps=*/1e-5, /*cudnn_enabled=*/true);
-}
-
-void BatchNorm2d::collect(std::vector<NamedTensor>& out, const std::string& p) {
-  out.push_back({p + ".weight", &weight, true});
-  out.push_back({p + ".bias", &bias, true});
-  out.push_back({p + ".running_mean", &running_mean, false});
-  out.push_back({p + ".running_var", &running_var, false});
-}
-
-at::Tensor Bottleneck::forward(const at::Tensor& x) const {
-  // In place on fresh intermediates, as the official inplace ReLUs and `out += residual`.
-  at::Tensor y = bn1(conv1(x)).relu_();
-  y = bn2(conv2(y)).relu_();
-  y = bn3(conv3(y));
-  y.add_(has_downsample ? downsample_bn(downsample(x)) : x);
-  return y.relu_();
-}
-
-void Bottleneck::collect(std::vector<NamedTensor>& out, const std::string& p) {
-  conv1.collect(out, p + ".conv1");
-  bn1.collect(out, p + ".bn1");
-  conv2.collect(out, p + ".conv2");
-  bn2.collect(out, p + ".bn2");
-  conv3.collect(out, p + ".conv3");
-  bn3.collect(out, p + ".bn3");
-  if (has_downsample) {
-    downsample.collect(out, p + ".downsample.0");
-    downsample_bn.collect(out, p + ".downsample.1");
-  }
-}
-
 PSPNetNames PSPNetNames::pspnet() { return {"ppm", "cls.0", "cls.1", "cls.4"}; }
 PSPNetNames PSPNetNames::bam() { return {"learner_base.0", "learner_base.1.0", "learner_base.1.1", "learner_base.1.4"}; }
 PSPNetNames PSPNetNames::hdmnet() { return {"ppm", "cls.0", "cls.1", "base_learnear.2"}; }
@@ -67,38 +15,9 @@ PSPNetNames PSPNetNames::hdmnet() { return {"ppm", "cls.0", "cls.1", "base_learn
 PSPNetTrunk::PSPNetTrunk(int64_t classes, std::array<int, 4> blocks, at::Device device) : classes_(classes) {
   if (classes < 1) throw std::invalid_argument("PSPNet: classes must be >= 1");
   const at::TensorOptions o = at::TensorOptions().dtype(at::kFloat).device(device);
-  stem_conv_[0] = Conv2d(3, 64, 3, false, o, 2, 1);
-  stem_conv_[1] = Conv2d(64, 64, 3, false, o, 1, 1);
-  stem_conv_[2] = Conv2d(64, 128, 3, false, o, 1, 1);
-  stem_bn_[0] = BatchNorm2d(64, o);
-  stem_bn_[1] = BatchNorm2d(64, o);
-  stem_bn_[2] = BatchNorm2d(128, o);
-  int64_t inplanes = 128;
   // PSPNet.py turns layer3/layer4 into dilated stages: every conv2 gets dilation = padding = 2 / 4
   // and stride 1, the downsample conv stride 1.
-  const int64_t stage_stride[4] = {1, 2, 1, 1}, dilation[4] = {1, 1, 2, 4};
-  for (int s = 0; s < 4; ++s) {
-    if (blocks[size_t(s)] < 1) throw std::invalid_argument("PSPNet: every stage needs at least one block");
-    const int64_t planes = int64_t(64) << s;
-    for (int b = 0; b < blocks[size_t(s)]; ++b) {
-      const int64_t stride = b == 0 ? stage_stride[s] : 1;
-      Bottleneck k;
-      k.conv1 = Conv2d(inplanes, planes, 1, false, o);
-      k.conv2 = Conv2d(planes, planes, 3, false, o, stride, dilation[s], dilation[s]);
-      k.conv3 = Conv2d(planes, planes * 4, 1, false, o);
-      k.bn1 = BatchNorm2d(planes, o);
-      k.bn2 = BatchNorm2d(planes, o);
-      k.bn3 = BatchNorm2d(planes * 4, o);
-      // resnet.py decides on a downsample with the original strides (layer3/4: 2).
-      if (b == 0 && (s > 0 || inplanes != planes * 4)) {
-        k.has_downsample = true;
-        k.downsample = Conv2d(inplanes, planes * 4, 1, false, o, stride);
-        k.downsample_bn = BatchNorm2d(planes * 4, o);
-      }
-      inplanes = planes * 4;
-      stages_[size_t(s)].push_back(std::move(k));
-    }
-  }
+  body_ = DeepStemResNet(blocks, DilationRule::pspnet, o);
   for (size_t i = 0; i < 4; ++i) {
     ppm_conv_[i] = Conv2d(2048, 512, 1, false, o);
     ppm_bn_[i] = BatchNorm2d(512, o);
@@ -108,19 +27,9 @@ PSPNetTrunk::PSPNetTrunk(int64_t classes, std::array<int, 4> blocks, at::Device 
   classifier_ = Conv2d(512, classes, 1, true, o);
 }
 
-at::Tensor PSPNetTrunk::layer0(const at::Tensor& x) const {
-  if (x.dim() != 4 || x.size(1) != 3) throw std::invalid_argument("PSPNet: expected a [B, 3, H, W] image batch");
-  at::Tensor y = x;
-  for (int i = 0; i < 3; ++i) y = stem_bn_[i](stem_conv_[i](y)).relu_();
-  return at::max_pool2d(y, {3, 3}, {2, 2}, {1, 1});
-}
+at::Tensor PSPNetTrunk::layer0(const at::Tensor& x) const { return body_.stem(x); }
 
-at::Tensor PSPNetTrunk::layer(int index, const at::Tensor& x) const {
-  if (index < 1 || index > 4) throw std::out_of_range("PSPNet: layer index must be 1..4");
-  at::Tensor y = x;
-  for (const Bottleneck& b : stages_[size_t(index - 1)]) y = b.forward(y);
-  return y;
-}
+at::Tensor PSPNetTrunk::layer(int index, const at::Tensor& x) const { return body_.layer(index, x); }
 
 namespace {
 
@@ -185,14 +94,7 @@ at::Tensor PSPNetTrunk::base_logits(const at::Tensor& x) const { return classify
 
 std::vector<NamedTensor> PSPNetTrunk::backbone_tensors() {
   std::vector<NamedTensor> out;
-  // layer0 = Sequential(conv1, bn1, relu1, conv2, bn2, relu2, conv3, bn3, relu3, maxpool)
-  for (int i = 0; i < 3; ++i) {
-    stem_conv_[i].collect(out, "layer0." + std::to_string(3 * i));
-    stem_bn_[i].collect(out, "layer0." + std::to_string(3 * i + 1));
-  }
-  for (size_t s = 0; s < 4; ++s)
-    for (size_t b = 0; b < stages_[s].size(); ++b)
-      stages_[s][b].collect(out, "layer" + std::to_string(s + 1) + "." + std::to_string(b));
+  body_.collect(out, "", StemNames::sequential);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // The BAM plugin class: parameters, output sizes, K = shots, errors with statuses.
 #include "catch_torch.hpp"
+#include "kshot_check.hpp"
 #include "plugin_harness.hpp"
 #include "shared_data.hpp"
 #include "test_inputs.hpp"
@@ -39,18 +40,7 @@ TEST_CASE("BAM plugin: outputs at the query's size, the model input or an explic
 
 TEST_CASE("BAM plugin: a 5-shot model takes exactly 5 supports (1 real + 4 auxiliary)", "[bam][plugin][slow]") {
   auto seg = test::make_plugin<BAMSegmenter>({{"test_weights", true}, {"image_size", int64_t(65)}, {"shots", int64_t(5)}});
-  std::vector<at::Tensor> imgs, masks;
-  for (int64_t k = 1; k <= 5; ++k) {
-    imgs.push_back(test::test_image(64, k));
-    masks.push_back(test::ellipse_mask(64, k));
-  }
-  test::SegmentCall call;
-  auto out = call.run(*seg, test::test_image(64, 0), imgs, masks);
-  CHECK(test::as_at(out.prob).sizes() == at::IntArrayRef({64, 64}));
-  std::string msg;
-  CHECK(status_of([&] { call.run(*seg, test::test_image(64, 0), {imgs[0]}, {masks[0]}); }, &msg) ==
-        DIFSS_ERR_INVALID_ARGUMENT);
-  CHECK(msg.find("exactly 5 support") != std::string::npos);
+  test::check_takes_exactly_five(*seg);
 }
 
 TEST_CASE("BAM plugin: bad parameters are refused with a status and a message", "[bam][plugin]") {

@@ -25,4 +25,10 @@ weights::BindOptions bind_options(std::vector<std::string> ignore_prefixes,
 weights::BindReport load_into(const std::vector<NamedTensor>& model, const std::string& path,
                               const weights::BindOptions& options, const std::string& required_prefix = "");
 
+// A model's weights for an engine: deterministic test weights (test_weights) or `checkpoint`
+// bound by name ("module." stripped, `ignore_prefixes` ignored). std::invalid_argument when both
+// or neither are given, or the file is missing (`model` names what the checkpoint should be).
+void init_or_load(const std::vector<NamedTensor>& model, const std::string& checkpoint, bool test_weights,
+                  const std::string& model_name, std::vector<std::string> ignore_prefixes = {});
+
 }  // namespace difss::fss

@@ -29,19 +29,11 @@
 #include <vector>
 
 #include <difss/fss/bam.hpp>
+#include <difss/fss/layers.hpp>
 #include <difss/fss/named_tensors.hpp>
 #include <difss/fss/pspnet_trunk.hpp>
 
 namespace difss::fss {
-
-struct LayerNorm {
-  at::Tensor weight, bias;
-  double eps = 1e-6;
-  LayerNorm() = default;
-  LayerNorm(int64_t dims, double eps, const at::TensorOptions& options);
-  at::Tensor operator()(const at::Tensor& x) const;
-  void collect(std::vector<NamedTensor>& out, const std::string& prefix);
-};
 
 // MaskMultiHeadAttention (linear_q/k/v/o without bias).
 struct MaskAttention {

@@ -18,41 +18,11 @@
 #include <string>
 #include <vector>
 
+#include <difss/fss/layers.hpp>
 #include <difss/fss/named_tensors.hpp>
+#include <difss/fss/resnet_v2.hpp>
 
 namespace difss::fss {
-
-// A 2D convolution as plain tensors (bias optional).
-struct Conv2d {
-  at::Tensor weight, bias;
-  int64_t stride = 1, padding = 0, dilation = 1;
-  Conv2d() = default;
-  // Zero weights (allocated with `options`: at::kMeta for shape-only models).
-  Conv2d(int64_t in, int64_t out, int64_t kernel, bool with_bias, const at::TensorOptions& options,
-         int64_t stride = 1, int64_t padding = 0, int64_t dilation = 1);
-  at::Tensor operator()(const at::Tensor& x) const;
-  void collect(std::vector<NamedTensor>& out, const std::string& prefix);  // prefix.weight [, prefix.bias]
-};
-
-// BatchNorm2d in eval mode (eps 1e-5).
-struct BatchNorm2d {
-  at::Tensor weight, bias, running_mean, running_var;
-  BatchNorm2d() = default;
-  BatchNorm2d(int64_t channels, const at::TensorOptions& options);
-  at::Tensor operator()(const at::Tensor& x) const;
-  void collect(std::vector<NamedTensor>& out, const std::string& prefix);
-};
-
-// Bottleneck of model/resnet.py (expansion 4).
-struct Bottleneck {
-  Conv2d conv1, conv2, conv3;
-  BatchNorm2d bn1, bn2, bn3;
-  bool has_downsample = false;
-  Conv2d downsample;
-  BatchNorm2d downsample_bn;
-  at::Tensor forward(const at::Tensor& x) const;
-  void collect(std::vector<NamedTensor>& out, const std::string& prefix);
-};
 
 // Where the trunk's tensors live in a checkpoint. The backbone is always layer0..layer4.
 struct PSPNetNames {
@@ -94,9 +64,7 @@ class PSPNetTrunk {
 
  private:
   int64_t classes_;
-  Conv2d stem_conv_[3];
-  BatchNorm2d stem_bn_[3];
-  std::array<std::vector<Bottleneck>, 4> stages_;
+  DeepStemResNet body_;
   std::array<Conv2d, 4> ppm_conv_;
   std::array<BatchNorm2d, 4> ppm_bn_;
   Conv2d cls_conv_, classifier_;
