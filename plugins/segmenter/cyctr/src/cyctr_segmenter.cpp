@@ -49,7 +49,7 @@ CyCTRSegmenter::CyCTRSegmenter(const sdk::Host& host, const sdk::Params& p) : ho
   c.per_shot = p.integer("per_shot");
   c.seed = uint64_t(p.integer("seed"));
   c.sampling = p.string("sampling") == "fidelity" ? fss::SamplingMode::fidelity : fss::SamplingMode::episode;
-  const fss::Compute compute = fss::compute_from(p);
+  const fss::DevicePrecision compute = fss::device_and_precision(p, &host_);
   c.device = compute.device;
   c.dtype = compute.dtype;
   fss::require_existing_files(p, {"checkpoint", "backbone"});
