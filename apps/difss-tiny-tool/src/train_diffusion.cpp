@@ -23,6 +23,7 @@
 #include <difss/tiny/diffusion.hpp>
 #include <difss/weights/save.hpp>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -45,6 +46,7 @@ Batch make_batch(const DiffusionTrainOptions& o, int step, int64_t in_ch, int64_
   std::vector<int64_t> rows, ts;
   data::SyntheticDrawOptions draw;
   draw.size = o.size;  // dataset seed 0 (the images a pipeline sees); o.seed picks which
+  draw.world = data::synthetic_world(o.world);
   for (int i = 0; i < o.batch; ++i) {
     Stream s(o.seed, kPurposeBatch, std::uint64_t(step) * std::uint64_t(o.batch) + std::uint64_t(i));
     const int cls = 1 + int(s.below(data::kSyntheticClasses));
@@ -90,10 +92,39 @@ void init_like_ldm(std::vector<std::pair<std::string, at::Tensor>>& named) {
   }
 }
 
-std::vector<std::string> class_names() {
+std::vector<std::string> class_names(data::SyntheticWorld world) {
   std::vector<std::string> v;
-  for (const auto& c : data::synthetic_classes()) v.push_back(c.name);
+  for (const auto& c : data::synthetic_classes(world)) v.push_back(c.name);
   return v;
+}
+
+// 4x4x4 RGB histogram of the pixels under `mask01`, normalised to sum 1 (zeros when empty).
+std::array<double, 64> colour_histogram(const cv::Mat& rgb, const cv::Mat& mask01) {
+  std::array<double, 64> h{};
+  double n = 0;
+  for (int y = 0; y < rgb.rows; ++y)
+    for (int x = 0; x < rgb.cols; ++x)
+      if (mask01.at<uint8_t>(y, x)) {
+        const cv::Vec3b p = rgb.at<cv::Vec3b>(y, x);
+        h[size_t((p[0] >> 6) * 16 + (p[1] >> 6) * 4 + (p[2] >> 6))] += 1;
+        n += 1;
+      }
+  if (n > 0)
+    for (double& v : h) v /= n;
+  return h;
+}
+
+// Mean pairwise total-variation distance (0: identical colour distributions, 1: disjoint).
+double histogram_spread(const std::vector<std::array<double, 64>>& hs) {
+  double sum = 0;
+  int pairs = 0;
+  for (size_t i = 0; i < hs.size(); ++i)
+    for (size_t j = i + 1; j < hs.size(); ++j, ++pairs) {
+      double tv = 0;
+      for (size_t k = 0; k < 64; ++k) tv += std::fabs(hs[i][k] - hs[j][k]);
+      sum += tv / 2;
+    }
+  return pairs ? sum / pairs : 0.0;
 }
 
 }  // namespace
@@ -151,29 +182,49 @@ DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
     binder.finish();
     td.schedule = sched;
     td.resolution = o.size;
-    td.class_names = class_names();
+    td.class_names = class_names(data::synthetic_world(o.world));
   }
 
   // Evaluation: do generated images follow their masks? Supports of the evaluation stream (all
-  // classes), control in the class's seg-palette colour, 20 DDIM steps, guidance 2.
+  // classes), control in the class's seg-palette colour, 20 DDIM steps, guidance 2. In the varied
+  // world colours belong to instances, so the measure takes every saturated pixel (class 0), and
+  // each support also gets 3 more samples for the appearance spread.
   if (o.eval_supports > 0) {
-    double sum = 0;
+    double sum = 0, real_sum = 0, spread = 0, real_spread = 0;
     data::SyntheticDrawOptions draw;
     draw.size = o.size;
+    draw.world = data::synthetic_world(o.world);
+    const bool varied = draw.world == data::SyntheticWorld::varied;
+    const int samples = varied ? 4 : 1;
     for (int i = 0; i < o.eval_supports; ++i) {
-      const int cls = 1 + i % data::kSyntheticClasses;
+      const int cls = 1 + i % data::kSyntheticClasses, measured = varied ? 0 : cls;
       cv::Mat rgb, mask;
       data::draw_synthetic(cls, data::SyntheticStream::evaluation, std::uint64_t(i), draw, &rgb, &mask);
       const std::string& name = td.class_names[size_t(cls - 1)];
       const cv::Mat ctl = palette_control(mask, condition::ade::palette(condition::ade::hashed_index(name)));
-      tiny::TinySampleRequest req;
-      req.control = at::from_blob(ctl.data, {ctl.rows, ctl.cols, 3}, at::kByte).clone();
-      req.row = cls;
-      req.seed = Stream(o.seed, kPurposeEval, std::uint64_t(i)).next();
-      const at::Tensor img = tiny::sample_tiny(td, req);
-      sum += mask_iou(data::synthetic_palette_mask(tensor_to_image(img[0]), cls), mask);
+      std::vector<std::array<double, 64>> gen_hist, real_hist;
+      for (int k = 0; k < samples; ++k) {
+        tiny::TinySampleRequest req;
+        req.control = at::from_blob(ctl.data, {ctl.rows, ctl.cols, 3}, at::kByte).clone();
+        req.row = cls;
+        req.seed = Stream(o.seed, kPurposeEval, std::uint64_t(i) + 1000003ULL * std::uint64_t(k)).next();
+        const cv::Mat img = tensor_to_image(tiny::sample_tiny(td, req)[0]);
+        if (k == 0) sum += mask_iou(data::synthetic_palette_mask(img, measured), mask);
+        gen_hist.push_back(colour_histogram(img, mask));
+        cv::Mat other_rgb = rgb, other_mask = mask;  // real images of the class: the support, then 3 more
+        if (k > 0)
+          data::draw_synthetic(cls, data::SyntheticStream::evaluation, std::uint64_t(1000 + 4 * i + k), draw, &other_rgb,
+                               &other_mask);
+        real_hist.push_back(colour_histogram(other_rgb, other_mask));
+      }
+      real_sum += mask_iou(data::synthetic_palette_mask(rgb, measured), mask);
+      spread += histogram_spread(gen_hist);
+      real_spread += histogram_spread(real_hist);
     }
     r.mask_iou = sum / o.eval_supports;
+    r.real_mask_iou = real_sum / o.eval_supports;
+    r.sample_spread = spread / o.eval_supports;
+    r.real_spread = real_spread / o.eval_supports;
   }
 
   if (!o.out.empty()) {

@@ -36,6 +36,7 @@ struct DiffusionTrainOptions {
   int threads = 1;             // intra-op threads (1: bit-reproducible on one machine)
   std::string out;             // folder for the checkpoint and manifest; empty: nothing written
   int eval_supports = 24;      // evaluation: mask-following IoU of generated images
+  std::string world = "classic";  // the synthetic world trained on (classic | varied)
   std::function<void(int step, double loss)> on_step;  // progress (optional)
 };
 
@@ -43,6 +44,11 @@ struct DiffusionTrainResult {
   LossLog log;
   double final_loss = 0;       // mean loss of the last 50 steps
   double mask_iou = 0;         // mean IoU(support mask, colour-segmentation of generated image)
+  double real_mask_iou = 0;    // the same measure on the real support images (the reference)
+  // Appearance diversity (varied world): mean pairwise total-variation distance between the
+  // object-colour histograms (4x4x4 RGB bins inside the mask) of 4 samples for one support, and
+  // of 4 real images of the same class; averaged over the evaluation supports.
+  double sample_spread = 0, real_spread = 0;
   double seconds = 0;
 };
 
@@ -60,6 +66,7 @@ struct FssTrainOptions {
   std::string out;
   int eval_episodes = 200;     // 1-shot episodes on the fold's novel classes (evaluation stream)
   std::vector<std::string> plugin_paths;  // searched first for the tiny-fss plugin the evaluation runs
+  std::string world = "classic";          // the synthetic world trained and evaluated on
   std::function<void(int step, double loss)> on_step;
 };
 
@@ -83,7 +90,8 @@ struct FssEvaluation {
   std::vector<double> novel_per_class;  // foreground IoU per novel class, by id
 };
 FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, int episodes,
-                                      const std::vector<std::string>& plugin_paths = {});
+                                      const std::vector<std::string>& plugin_paths = {},
+                                      const std::string& world = "classic");
 
 // The difss git commit of the source tree (DIFSS_SOURCE_DIR/.git), or "" when unknown.
 std::string source_commit();
