@@ -27,6 +27,7 @@ class TinyFssSegmenter : public sdk::Segmenter {
  private:
   sdk::Host host_;
   std::unique_ptr<tiny::TinyFss> model_;
+  double aux_weight_ = 1.0;
 };
 
 }  // namespace difss::plugins
