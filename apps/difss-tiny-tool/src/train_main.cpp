@@ -1,7 +1,9 @@
 // `difss-tiny-tool train <diffusion|fss> [--key value ...]`: argument parsing, progress, manifests.
 #include <difss/train/train.hpp>
 
+#include <difss/core/threads.hpp>
 #include <difss/data/synthetic.hpp>
+#include <difss/tiny/diffusion.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -26,6 +28,7 @@ const char* const kUsage =
     "             --repro-steps N (30: the short run recorded as the reproducibility check; 0 = skip)\n"
     "             --world classic|varied (classic: the synthetic world the committed defaults used)\n"
     "  diffusion: --size N (64)  --eval-supports N (24)\n"
+    "             --evaluate FILE: only evaluate that checkpoint (mask-following IoU, appearance spread; JSON)\n"
     "  fss:       --fold K (0)  --size N (64)  --eval-episodes N (200)\n"
     "             --evaluate FILE: only evaluate that checkpoint (prints JSON)\n"
     "             --plugin-path DIR: where the tiny-fss plugin the evaluation runs is (else the\n"
@@ -125,7 +128,18 @@ std::string world_arg(const Args& a) {
 }
 
 int train_diffusion_cmd(int argc, char** argv) {
-  const Args a = parse(argc, argv, {"seed", "steps", "batch", "lr", "threads", "out", "size", "eval-supports", "repro-steps", "world"});
+  const Args a = parse(argc, argv, {"seed", "steps", "batch", "lr", "threads", "out", "size", "eval-supports", "repro-steps", "world", "evaluate"});
+  if (a.kv.count("evaluate")) {  // evaluate an existing checkpoint, print JSON
+    configure_threads(int(a.integer("threads", 1, 1, 1024)));
+    const DiffusionEvaluation ev =
+        evaluate_diffusion(tiny::load_tiny_diffusion(a.get("evaluate", "")), world_arg(a),
+                           int(a.integer("eval-supports", 24, 1, 100000)), std::uint64_t(a.integer("seed", 0, 0, (1LL << 62))));
+    std::printf("%s\n", nlohmann::json{{"mask_iou", ev.mask_iou}, {"real_mask_iou", ev.real_mask_iou},
+                                       {"sample_spread", ev.sample_spread}, {"real_spread", ev.real_spread}}
+                            .dump(2)
+                            .c_str());
+    return 0;
+  }
   DiffusionTrainOptions o;
   o.seed = std::uint64_t(a.integer("seed", 0, 0, (1LL << 62)));
   o.steps = int(a.integer("steps", o.steps, 1, 10000000));

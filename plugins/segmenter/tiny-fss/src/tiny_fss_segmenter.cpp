@@ -15,8 +15,8 @@ namespace difss::plugins {
 
 namespace fs = std::filesystem;
 
-std::string TinyFssSegmenter::default_checkpoint(const sdk::Host& host) {
-  return host.beside_plugin("tiny-fss/tiny_fss.safetensors");
+std::string TinyFssSegmenter::default_checkpoint(const sdk::Host& host, const std::string& model) {
+  return host.beside_plugin(model == "varied" ? "tiny-fss/varied/tiny_fss.safetensors" : "tiny-fss/tiny_fss.safetensors");
 }
 
 sdk::Descriptor TinyFssSegmenter::describe() {
@@ -33,7 +33,11 @@ sdk::Descriptor TinyFssSegmenter::describe() {
   d.version = "1.0.0";
   d.param(sdk::ParamDef::path("checkpoint", "",
                               "Weights (.safetensors from difss-tiny-tool train fss); empty: the committed model "
-                              "beside the plugin, tiny-fss/tiny_fss.safetensors."));
+                              "beside the plugin chosen by 'model'."));
+  d.param(sdk::ParamDef::enumeration("model", {"classic", "varied"}, "classic",
+                                     "The committed model used when checkpoint is empty: classic (trained on the "
+                                     "synthetic dataset's classic world; tiny-fss/tiny_fss.safetensors) or varied "
+                                     "(trained on world = \"varied\"; tiny-fss/varied/)."));
   fss::declare_aux_weight(d, "HSNet's K-shot vote");
   d.input("query", "image", "Query image.");
   d.input("support_images", "image", "K support images.");
@@ -47,7 +51,7 @@ TinyFssSegmenter::TinyFssSegmenter(const sdk::Host& host, const sdk::Params& p)
     : host_(host), aux_weight_(p.real("aux_weight")) {
   std::string ckpt = p.string("checkpoint");
   const bool given = !ckpt.empty();
-  if (!given) ckpt = default_checkpoint(host);
+  if (!given) ckpt = default_checkpoint(host, p.string("model"));
   if (!fs::exists(ckpt))
     throw sdk::Error(DIFSS_ERR_NOT_FOUND,
                      given ? "checkpoint: file not found: " + ckpt
