@@ -98,35 +98,6 @@ std::vector<std::string> class_names(data::SyntheticWorld world) {
   return v;
 }
 
-// 4x4x4 RGB histogram of the pixels under `mask01`, normalised to sum 1 (zeros when empty).
-std::array<double, 64> colour_histogram(const cv::Mat& rgb, const cv::Mat& mask01) {
-  std::array<double, 64> h{};
-  double n = 0;
-  for (int y = 0; y < rgb.rows; ++y)
-    for (int x = 0; x < rgb.cols; ++x)
-      if (mask01.at<uint8_t>(y, x)) {
-        const cv::Vec3b p = rgb.at<cv::Vec3b>(y, x);
-        h[size_t((p[0] >> 6) * 16 + (p[1] >> 6) * 4 + (p[2] >> 6))] += 1;
-        n += 1;
-      }
-  if (n > 0)
-    for (double& v : h) v /= n;
-  return h;
-}
-
-// Mean pairwise total-variation distance (0: identical colour distributions, 1: disjoint).
-double histogram_spread(const std::vector<std::array<double, 64>>& hs) {
-  double sum = 0;
-  int pairs = 0;
-  for (size_t i = 0; i < hs.size(); ++i)
-    for (size_t j = i + 1; j < hs.size(); ++j, ++pairs) {
-      double tv = 0;
-      for (size_t k = 0; k < 64; ++k) tv += std::fabs(hs[i][k] - hs[j][k]);
-      sum += tv / 2;
-    }
-  return pairs ? sum / pairs : 0.0;
-}
-
 }  // namespace
 
 DiffusionEvaluation evaluate_diffusion(const tiny::TinyDiffusion& td, const std::string& world, int supports,
@@ -148,7 +119,7 @@ DiffusionEvaluation evaluate_diffusion(const tiny::TinyDiffusion& td, const std:
     data::draw_synthetic(cls, data::SyntheticStream::evaluation, std::uint64_t(i), draw, &rgb, &mask);
     const std::string& name = td.class_names[size_t(cls - 1)];
     const cv::Mat ctl = palette_control(mask, condition::ade::palette(condition::ade::hashed_index(name)));
-    std::vector<std::array<double, 64>> gen_hist, real_hist;
+    std::vector<ColourHistogram> gen_hist, real_hist;
     for (int k = 0; k < samples; ++k) {
       tiny::TinySampleRequest req;
       req.control = at::from_blob(ctl.data, {ctl.rows, ctl.cols, 3}, at::kByte).clone();

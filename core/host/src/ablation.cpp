@@ -30,9 +30,14 @@ struct Variant {
   std::string slug;
 };
 
+// Lower-case letters and digits, runs of anything else as one '-' (folder names).
 std::string slugify(const std::string& s) {
   std::string o;
-  for (char c : s) o += std::isalnum(static_cast<unsigned char>(c)) ? char(std::tolower(c)) : '-';
+  for (char c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c))) o += char(std::tolower(c));
+    else if (!o.empty() && o.back() != '-') o += '-';
+  }
+  while (!o.empty() && o.back() == '-') o.pop_back();
   return o;
 }
 

@@ -71,10 +71,18 @@ void write_seeds_report(const fs::path& dir, const json& s) {
   data::write_file_atomic(dir / "index.html", h.str());
 }
 
+// `s` right-aligned in `width` terminal columns (UTF-8: "±" is two bytes, one column).
+std::string right(const std::string& s, size_t width) {
+  size_t cols = 0;
+  for (unsigned char c : s) cols += (c & 0xC0) != 0x80;
+  return std::string(width > cols ? width - cols : 0, ' ') + s;
+}
+
 void print_seeds_table(const json& s) {
-  std::printf("\n%-26s %16s %16s   per seed (mIoU)\n", "supports", "mIoU", "FB-IoU");
+  std::printf("\n%-30s %16s %16s   per seed (mIoU)\n", "supports", "mIoU", "FB-IoU");
   auto row = [](const std::string& label, const json& e, bool fb) {
-    std::printf("%-26s %16s %16s  ", label.c_str(), mean_std_text(e).c_str(), fb ? mean_std_text(e, "fbiou").c_str() : "");
+    std::printf("%-30s %s %s  ", label.c_str(), right(mean_std_text(e), 16).c_str(),
+                right(fb ? mean_std_text(e, "fbiou") : "", 16).c_str());
     for (const auto& r : e["per_seed"]) std::printf(" %6s", pct2(r["miou"]).c_str());
     std::printf("\n");
   };

@@ -106,6 +106,17 @@ FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, i
                                       const std::vector<std::string>& plugin_paths = {},
                                       const std::string& world = "classic");
 
+// `difss-tiny-tool diagnose`: why auxiliary supports help the tiny segmenter or not (diagnose.cpp):
+// appearance sensitivity of the segmenter, a generated image vs another real image as the
+// support, and how close generated vs other real images come to the query's colours. Prints JSON.
+struct DiagnoseOptions {
+  std::string segmenter, generator;  // checkpoints
+  std::string world = "varied";
+  int fold = 0, episodes = 150;
+  std::uint64_t seed = 0;
+};
+int run_diagnose(const DiagnoseOptions& options);
+
 // The difss git commit of the source tree (DIFSS_SOURCE_DIR/.git), or "" when unknown.
 std::string source_commit();
 
