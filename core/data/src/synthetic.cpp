@@ -128,16 +128,8 @@ void draw_synthetic(int class_id, SyntheticStream stream, std::uint64_t n, const
   Draw d(key, n);
   cv::Mat rgb(S, S, CV_8UC3);
   paint_background(rgb, d, unit);
-  const int nd = std::clamp(o.distractors, 0, 4);
-  const int count = nd == 0 ? 0 : d.integer(nd - 1, nd);
-  for (int k = 0; k < count; ++k) {
-    int other = d.integer(1, kSyntheticClasses - 1);
-    if (other >= class_id) ++other;  // any class but the target's
-    Pose p;
-    p.r = S * d.uniform(0.11, 0.2);
-    p.c = {d.uniform(0, S), d.uniform(0, S)};
-    p.theta = d.uniform(0, 2 * kPi);
-    paint_object(rgb, classes[size_t(other - 1)], p, d, unit);
+  for (const Distractor& x : draw_distractors(d, class_id, kSyntheticClasses, o.distractors, S)) {
+    paint_object(rgb, classes[size_t(x.class_id - 1)], x.pose, d, unit);
   }
   Pose p;
   p.r = S * d.uniform(0.17, 0.3);

@@ -144,6 +144,22 @@ double pattern_mix(Pattern pattern, double u, double v, double radius, double pe
   return 0.0;
 }
 
+DistractorDraws::DistractorDraws(Draw& d, int class_id, int classes, int distractors, int size)
+    : d_(d), class_id_(class_id), classes_(classes), size_(size) {
+  const int nd = std::clamp(distractors, 0, 4);
+  count_ = nd == 0 ? 0 : d_.integer(nd - 1, nd);
+}
+
+Distractor DistractorDraws::next() {
+  Distractor x;
+  x.class_id = d_.integer(1, classes_ - 1);
+  if (x.class_id >= class_id_) ++x.class_id;  // any class but the target's
+  x.pose.r = size_ * d_.uniform(0.11, 0.2);
+  x.pose.c = {d_.uniform(0, size_), d_.uniform(0, size_)};
+  x.pose.theta = d_.uniform(0, 2 * kPi);
+  return x;
+}
+
 cv::Mat shape_raster(int size, int shape, const Pose& p) {
   cv::Mat obj = cv::Mat::zeros(size, size, CV_8UC1);
   cv::fillPoly(obj, std::vector<std::vector<cv::Point>>{outline(shape, p)}, cv::Scalar(1), cv::LINE_8, kShift);

@@ -41,6 +41,35 @@ const char* shape_name(int shape);
 constexpr int kShift = 4;
 std::vector<cv::Point> outline(int shape, const Pose& p);
 
+// Distractors: objects of other classes than `class_id` (1..classes), at most `distractors`
+// (0..4) of them, with random pose on a size x size canvas. Drawn lazily, one at a time, so that
+// each one's painting (which draws colours from `d` too) comes between them, as it always has.
+struct Distractor {
+  int class_id = 0;
+  Pose pose;
+};
+class DistractorDraws {
+ public:
+  DistractorDraws(Draw& d, int class_id, int classes, int distractors, int size);
+  struct Iter {
+    DistractorDraws* owner;
+    int k;
+    Distractor operator*() const { return owner->next(); }
+    Iter& operator++() { ++k; return *this; }
+    bool operator!=(const Iter& o) const { return k != o.k; }
+  };
+  Iter begin() { return {this, 0}; }
+  Iter end() { return {this, count_}; }
+  Distractor next();
+
+ private:
+  Draw& d_;
+  int class_id_, classes_, size_, count_ = 0;
+};
+inline DistractorDraws draw_distractors(Draw& d, int class_id, int classes, int distractors, int size) {
+  return DistractorDraws(d, class_id, classes, distractors, size);
+}
+
 // Texture patterns; the classic world uses striped..gradient by these numbers.
 enum class Pattern { striped = 0, checkered = 1, dotted = 2, gradient = 3, plain = 4 };
 // Mix between an object's two colours (0 -> first, 1 -> second) at object-local (u, v).
