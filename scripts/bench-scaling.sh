@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throughput of one run shared by MPI ranks vs one process (docs/SCALING.md "Measured"):
-#   generate: configs/demo.toml in mode = "generate" (100 pairs x 4 tiny-ControlNet images)
+#   generate: configs/demo-classic.toml in mode = "generate" (100 pairs x 4 tiny-ControlNet images)
 #   evaluate: configs/coco128-prototype.toml (355 episodes, prototype segmenter, needs ../shared)
 # Layouts, interleaved round by round: 1 process x 2 threads, 1 rank x 1 thread, 2 ranks x 1
 # thread. Prints each run's wall time and the median items/s per layout.
@@ -49,7 +49,7 @@ run_layout() {  # NAME WORKLOAD SRC MODE ITEMS ROUND
 
 for r in $(seq 1 "$ROUNDS"); do
   for layout in proc-2t mpi-1x1 mpi-2x1; do
-    run_layout "$layout" generate configs/demo.toml generate $((5 * GEN_IMAGES)) "$r"
+    run_layout "$layout" generate configs/demo-classic.toml generate $((5 * GEN_IMAGES)) "$r"
     if [ -d ../shared/data/coco128-seg ]; then
       run_layout "$layout" evaluate configs/coco128-prototype.toml evaluate 355 "$r"
     fi

@@ -1,5 +1,6 @@
 // `difss-host --pipeline FILE`: validate everything first (no weights loaded), then set the
 // thread count once, then run. `difss-host aggregate RUN_DIR`: results from a run folder's items.
+#include <difss/core/ablation.hpp>
 #include <difss/core/errors.hpp>
 #include <difss/core/host_services.hpp>
 #include <difss/core/log.hpp>
@@ -112,6 +113,15 @@ int run_pipeline(const DiscoveryOptions& discovery, const std::string& file, int
   Pipeline p = parse_pipeline(file);  // ConfigError -> exit 2, before anything heavy
   if (p.log_level != "info") logger()->set_level(spdlog::level::from_str(p.log_level));
   return run_resolved(p, discovery, threads_override, options);
+}
+
+int ablation(const DiscoveryOptions& discovery, const std::string& file, int threads) {
+  Registry reg;
+  reg.discover(discovery);
+  // --threads, else one (as configs/demo.toml: the runs' bytes then do not depend on the machine's cores).
+  configure_threads(threads > 0 ? threads : 1);
+  install_interrupt_handler();
+  return run_ablation(file, reg);
 }
 
 int aggregate(const DiscoveryOptions& discovery, const std::string& run_dir) {

@@ -36,5 +36,7 @@ int run_pipeline(const DiscoveryOptions& discovery, const std::string& file, int
                  const std::string& shard, bool force_restart = false, bool resume_anyway = false);
 // `difss-host aggregate RUN_DIR`: results.json, CSV and report from the run folder's finished items.
 int aggregate(const DiscoveryOptions& discovery, const std::string& run_dir);
+// `difss-host ablation FILE` (core/host ablation.hpp); threads: --threads (0 = one thread).
+int ablation(const DiscoveryOptions& discovery, const std::string& file, int threads);
 
 }  // namespace difss::cli

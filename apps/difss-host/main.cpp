@@ -75,6 +75,11 @@ int main(int argc, char** argv) {
   std::string aggregate_dir;
   aggregate->add_option("run_dir", aggregate_dir, "The run folder ([pipeline] output)")->required();
 
+  auto* ablation = app.add_subcommand(
+      "ablation", "Run variants of a pipeline at several seeds: one table and a plot (docs/EMBEDDED_DEFAULT.md)");
+  std::string ablation_file;
+  ablation->add_option("file", ablation_file, "Ablation TOML ([ablation] + [[variant]]s)")->required();
+
   auto* dataset = app.add_subcommand("dataset", "Look at a pipeline's dataset");
   dataset->require_subcommand(1);
   auto* inspect_data = dataset->add_subcommand(
@@ -143,6 +148,7 @@ int main(int argc, char** argv) {
 
   try {
     if (*aggregate) return cli::aggregate(discovery, aggregate_dir);
+    if (*ablation) return finish(cli::ablation(discovery, ablation_file, threads));
     if (*validate && print_keys) return cli::print_pipeline_keys();
     if (*inspect_data) return cli::dataset_inspect(dataset_file);
     if (*bench) {

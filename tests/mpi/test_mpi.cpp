@@ -102,8 +102,8 @@ fs::path write(const fs::path& f, const std::string& text) {
 
 // The demo pipeline (tiny ControlNet + tiny HSNet, 100 episodes) with its output elsewhere.
 fs::path demo_into(const fs::path& dir, const std::string& name) {
-  std::string text = file_bytes(fs::path(DIFSS_SOURCE_DIR) / "configs/demo.toml");
-  const std::string key = "output = \"runs/demo\"";
+  std::string text = file_bytes(fs::path(DIFSS_SOURCE_DIR) / "configs/demo-classic.toml");
+  const std::string key = "output = \"runs/demo-classic\"";
   const auto at = text.find(key);
   REQUIRE(at != std::string::npos);
   text.replace(at, key.size(), "output = \"" + (dir / name).string() + "\"");
@@ -217,10 +217,10 @@ TEST_CASE("--gpu-per-rank gives each rank of a node the entry of CUDA_VISIBLE_DE
   CHECK_THAT(three.output, Catch::Contains("local rank 2 but CUDA_VISIBLE_DEVICES lists 2 device(s)"));
 }
 
-TEST_CASE("mpirun -np 3 on configs/demo.toml equals one process, results and aux images", "[slow]") {
+TEST_CASE("mpirun -np 3 on configs/demo-classic.toml equals one process, results and aux images", "[slow]") {
   difss::test::TempDir tmp;
   const auto one = demo_into(tmp.path, "one"), three = demo_into(tmp.path, "three");
-  // configs/demo.toml pins threads = 1, so one process and each rank compute alike
+  // configs/demo-classic.toml pins threads = 1, so one process and each rank compute alike
   const Exec single = difss::test::run_host("--pipeline " + one.string());
   INFO(single.output);
   REQUIRE(single.code == 0);

@@ -159,4 +159,37 @@ nlohmann::json manifest_header(const std::string& command, std::uint64_t seed, i
 
 void write_text_file(const std::string& path, const std::string& text) { data::write_file_atomic(path, text); }
 
+// 4x4x4 RGB histogram of the pixels under `mask01`, normalised to sum 1 (zeros when empty).
+ColourHistogram colour_histogram(const cv::Mat& rgb, const cv::Mat& mask01) {
+  ColourHistogram h{};
+  double n = 0;
+  for (int y = 0; y < rgb.rows; ++y)
+    for (int x = 0; x < rgb.cols; ++x)
+      if (mask01.at<uint8_t>(y, x)) {
+        const cv::Vec3b p = rgb.at<cv::Vec3b>(y, x);
+        h[size_t((p[0] >> 6) * 16 + (p[1] >> 6) * 4 + (p[2] >> 6))] += 1;
+        n += 1;
+      }
+  if (n > 0)
+    for (double& v : h) v /= n;
+  return h;
+}
+
+double histogram_distance(const ColourHistogram& a, const ColourHistogram& b) {
+  double tv = 0;
+  for (size_t k = 0; k < a.size(); ++k) tv += std::fabs(a[k] - b[k]);
+  return tv / 2;
+}
+
+// Mean pairwise total-variation distance (0: identical colour distributions, 1: disjoint).
+double histogram_spread(const std::vector<ColourHistogram>& hs) {
+  double sum = 0;
+  int pairs = 0;
+  for (size_t i = 0; i < hs.size(); ++i)
+    for (size_t j = i + 1; j < hs.size(); ++j, ++pairs) {
+      sum += histogram_distance(hs[i], hs[j]);
+    }
+  return pairs ? sum / pairs : 0.0;
+}
+
 }  // namespace difss::train

@@ -58,6 +58,14 @@ double mask_iou(const cv::Mat& a01, const cv::Mat& b01);
 // The sd-palette control map of a mask: background (120, 120, 120), foreground `rgb`.
 cv::Mat palette_control(const cv::Mat& mask01, const std::array<uint8_t, 3>& rgb);
 
+// Object colours: a 4x4x4 RGB histogram of the pixels under a 0/1 mask, normalised to sum 1
+// (zeros when the mask is empty); the total-variation distance of two (0 = same colours, 1 =
+// disjoint); the mean distance over all pairs of a set.
+using ColourHistogram = std::array<double, 64>;
+ColourHistogram colour_histogram(const cv::Mat& rgb, const cv::Mat& mask01);
+double histogram_distance(const ColourHistogram& a, const ColourHistogram& b);
+double histogram_spread(const std::vector<ColourHistogram>& hs);
+
 // JSON with the common manifest fields (command line, seed, commit, threads, LibTorch version).
 nlohmann::json manifest_header(const std::string& command, std::uint64_t seed, int threads);
 void write_text_file(const std::string& path, const std::string& text);

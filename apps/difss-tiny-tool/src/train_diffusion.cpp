@@ -23,6 +23,7 @@
 #include <difss/tiny/diffusion.hpp>
 #include <difss/weights/save.hpp>
 
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -45,6 +46,7 @@ Batch make_batch(const DiffusionTrainOptions& o, int step, int64_t in_ch, int64_
   std::vector<int64_t> rows, ts;
   data::SyntheticDrawOptions draw;
   draw.size = o.size;  // dataset seed 0 (the images a pipeline sees); o.seed picks which
+  draw.world = data::synthetic_world(o.world);
   for (int i = 0; i < o.batch; ++i) {
     Stream s(o.seed, kPurposeBatch, std::uint64_t(step) * std::uint64_t(o.batch) + std::uint64_t(i));
     const int cls = 1 + int(s.below(data::kSyntheticClasses));
@@ -90,13 +92,59 @@ void init_like_ldm(std::vector<std::pair<std::string, at::Tensor>>& named) {
   }
 }
 
-std::vector<std::string> class_names() {
+std::vector<std::string> class_names(data::SyntheticWorld world) {
   std::vector<std::string> v;
-  for (const auto& c : data::synthetic_classes()) v.push_back(c.name);
+  for (const auto& c : data::synthetic_classes(world)) v.push_back(c.name);
   return v;
 }
 
 }  // namespace
+
+DiffusionEvaluation evaluate_diffusion(const tiny::TinyDiffusion& td, const std::string& world, int supports,
+                                       std::uint64_t seed) {
+  if (supports < 1) throw std::invalid_argument("evaluate diffusion: supports must be >= 1");
+  // Do generated images follow their masks? Supports of the evaluation stream (all classes),
+  // control in the class's seg-palette colour, 20 DDIM steps, guidance 2. In the varied world
+  // colours belong to instances, so the measure takes every saturated pixel (class 0), and each
+  // support also gets 3 more samples for the appearance spread.
+  double sum = 0, real_sum = 0, spread = 0, real_spread = 0;
+  data::SyntheticDrawOptions draw;
+  draw.size = td.resolution;
+  draw.world = data::synthetic_world(world);
+  const bool varied = draw.world == data::SyntheticWorld::varied;
+  const int samples = varied ? 4 : 1;
+  for (int i = 0; i < supports; ++i) {
+    const int cls = 1 + i % data::kSyntheticClasses, measured = varied ? 0 : cls;
+    cv::Mat rgb, mask;
+    data::draw_synthetic(cls, data::SyntheticStream::evaluation, std::uint64_t(i), draw, &rgb, &mask);
+    const std::string& name = td.class_names[size_t(cls - 1)];
+    const cv::Mat ctl = palette_control(mask, condition::ade::palette(condition::ade::hashed_index(name)));
+    std::vector<ColourHistogram> gen_hist, real_hist;
+    for (int k = 0; k < samples; ++k) {
+      tiny::TinySampleRequest req;
+      req.control = at::from_blob(ctl.data, {ctl.rows, ctl.cols, 3}, at::kByte).clone();
+      req.row = cls;
+      req.seed = Stream(seed, kPurposeEval, std::uint64_t(i) + 1000003ULL * std::uint64_t(k)).next();
+      const cv::Mat img = tensor_to_image(tiny::sample_tiny(td, req)[0]);
+      if (k == 0) sum += mask_iou(data::synthetic_palette_mask(img, measured), mask);
+      gen_hist.push_back(colour_histogram(img, mask));
+      cv::Mat other_rgb = rgb, other_mask = mask;  // real images of the class: the support, then 3 more
+      if (k > 0)
+        data::draw_synthetic(cls, data::SyntheticStream::evaluation, std::uint64_t(1000 + 4 * i + k), draw, &other_rgb,
+                             &other_mask);
+      real_hist.push_back(colour_histogram(other_rgb, other_mask));
+    }
+    real_sum += mask_iou(data::synthetic_palette_mask(rgb, measured), mask);
+    spread += histogram_spread(gen_hist);
+    real_spread += histogram_spread(real_hist);
+  }
+  DiffusionEvaluation ev;
+  ev.mask_iou = sum / supports;
+  ev.real_mask_iou = real_sum / supports;
+  ev.sample_spread = spread / supports;
+  ev.real_spread = real_spread / supports;
+  return ev;
+}
 
 DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -151,29 +199,15 @@ DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& o) {
     binder.finish();
     td.schedule = sched;
     td.resolution = o.size;
-    td.class_names = class_names();
+    td.class_names = class_names(data::synthetic_world(o.world));
   }
 
-  // Evaluation: do generated images follow their masks? Supports of the evaluation stream (all
-  // classes), control in the class's seg-palette colour, 20 DDIM steps, guidance 2.
   if (o.eval_supports > 0) {
-    double sum = 0;
-    data::SyntheticDrawOptions draw;
-    draw.size = o.size;
-    for (int i = 0; i < o.eval_supports; ++i) {
-      const int cls = 1 + i % data::kSyntheticClasses;
-      cv::Mat rgb, mask;
-      data::draw_synthetic(cls, data::SyntheticStream::evaluation, std::uint64_t(i), draw, &rgb, &mask);
-      const std::string& name = td.class_names[size_t(cls - 1)];
-      const cv::Mat ctl = palette_control(mask, condition::ade::palette(condition::ade::hashed_index(name)));
-      tiny::TinySampleRequest req;
-      req.control = at::from_blob(ctl.data, {ctl.rows, ctl.cols, 3}, at::kByte).clone();
-      req.row = cls;
-      req.seed = Stream(o.seed, kPurposeEval, std::uint64_t(i)).next();
-      const at::Tensor img = tiny::sample_tiny(td, req);
-      sum += mask_iou(data::synthetic_palette_mask(tensor_to_image(img[0]), cls), mask);
-    }
-    r.mask_iou = sum / o.eval_supports;
+    const DiffusionEvaluation ev = evaluate_diffusion(td, o.world, o.eval_supports, o.seed);
+    r.mask_iou = ev.mask_iou;
+    r.real_mask_iou = ev.real_mask_iou;
+    r.sample_spread = ev.sample_spread;
+    r.real_spread = ev.real_spread;
   }
 
   if (!o.out.empty()) {

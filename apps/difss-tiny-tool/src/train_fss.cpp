@@ -48,6 +48,7 @@ struct Episodes {
 Episodes make_batch(const FssTrainOptions& o, const std::vector<int>& classes, int step) {
   data::SyntheticDrawOptions draw;
   draw.size = 64;  // the dataset's images (seed 0, as a pipeline sees them); o.seed picks which
+  draw.world = data::synthetic_world(o.world);
   std::vector<at::Tensor> q, s, sm, qm;
   const int64_t S = o.size;
   for (int i = 0; i < o.batch; ++i) {
@@ -66,9 +67,10 @@ Episodes make_batch(const FssTrainOptions& o, const std::vector<int>& classes, i
 }
 
 // 1-shot evaluation of `engine` on base classes, evaluation stream (episodes drawn directly).
-double base_miou(fss::SegmenterEngine& engine, const std::vector<int>& classes, int episodes) {
+double base_miou(fss::SegmenterEngine& engine, const std::vector<int>& classes, int episodes, data::SyntheticWorld world) {
   data::IoUAccumulator acc(classes);
-  const data::SyntheticDrawOptions draw;
+  data::SyntheticDrawOptions draw;
+  draw.world = world;
   for (int i = 0; i < episodes; ++i) {
     Stream r(0, kPurposeBaseEval, std::uint64_t(i));
     const int cls = classes[size_t(i) % classes.size()];
@@ -100,7 +102,7 @@ struct TempFolder {
 }  // namespace
 
 FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, int episodes,
-                                      const std::vector<std::string>& plugin_paths) {
+                                      const std::vector<std::string>& plugin_paths, const std::string& world) {
   // Novel classes: the runner's evaluation loop over the tiny-fss plugin with this checkpoint.
   SegmenterEvaluation e;
   e.name = "tiny-fss-evaluation";
@@ -116,6 +118,7 @@ FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, i
   // HSNet's sequential protocol takes queries in sample order: one image per episode and class.
   e.options["images_per_class"] = std::to_string(std::max(2, (episodes + 4) / 5));
   e.options["query_order"] = "sequential";
+  if (world != "classic") e.options["world"] = world;  // classic: the options the committed numbers used
   const TempFolder run_dir;
   e.output = run_dir.path / "run";
   DiscoveryOptions discovery;
@@ -129,7 +132,7 @@ FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, i
   for (const auto& pc : real.at("per_class")) ev.novel_per_class.push_back(pc.at("iou_fg"));
   // Base classes: images drawn directly from the evaluation stream (no dataset split holds them).
   tiny::TinyFss m = tiny::load_tiny_fss(checkpoint);
-  ev.base_miou = base_miou(*m.engine, data::synthetic_split_classes("trn", fold), episodes);
+  ev.base_miou = base_miou(*m.engine, data::synthetic_split_classes("trn", fold), episodes, data::synthetic_world(world));
   return ev;
 }
 
@@ -182,7 +185,7 @@ FssTrainResult train_fss(const FssTrainOptions& o) {
   }
   if (o.eval_episodes > 0) {
     const FssEvaluation ev =
-        evaluate_fss_checkpoint((folder / "tiny_fss.safetensors").string(), o.fold, o.eval_episodes, o.plugin_paths);
+        evaluate_fss_checkpoint((folder / "tiny_fss.safetensors").string(), o.fold, o.eval_episodes, o.plugin_paths, o.world);
     r.novel_miou = ev.novel_miou;
     r.novel_fbiou = ev.novel_fbiou;
     r.base_miou = ev.base_miou;

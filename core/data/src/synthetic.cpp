@@ -11,15 +11,16 @@
 #include <opencv2/imgproc.hpp>
 
 #include "dataset_common.hpp"
-#include "difss/data/episodes.hpp"
+#include "synthetic_paint.hpp"
 
 namespace difss::data {
+
+using namespace synthetic_paint;
 
 namespace {
 
 const char* const kShapeNames[] = {"circle", "square", "triangle", "star", "cross"};
 const char* const kPatternNames[] = {"striped", "checkered", "dotted", "gradient"};
-constexpr double kPi = 3.14159265358979323846;
 
 std::vector<SyntheticClass> make_classes() {
   std::vector<SyntheticClass> v;
@@ -37,79 +38,9 @@ std::vector<SyntheticClass> make_classes() {
   return v;
 }
 
-// Uniform doubles/ints from the dataset's documented SplitMix64 stream.
-class Draw {
- public:
-  Draw(std::uint64_t seed, std::uint64_t n) : rng_(seed, n) {}
-  double uniform(double lo, double hi) { return lo + (hi - lo) * double(rng_.next() >> 11) * 0x1.0p-53; }
-  int integer(int lo, int hi) { return lo + int(rng_.below(std::uint64_t(hi - lo + 1))); }  // [lo, hi]
-
- private:
-  EpisodeRng rng_;
-};
-
-cv::Vec3d hsv_to_rgb(double h, double s, double v) {  // h in degrees, s, v in [0, 1]; RGB 0..255
-  h = std::fmod(std::fmod(h, 360.0) + 360.0, 360.0);
-  const double c = v * s, x = c * (1 - std::fabs(std::fmod(h / 60.0, 2.0) - 1)), m = v - c;
-  double r = 0, g = 0, b = 0;
-  switch (int(h / 60.0)) {
-    case 0: r = c, g = x; break;
-    case 1: r = x, g = c; break;
-    case 2: g = c, b = x; break;
-    case 3: g = x, b = c; break;
-    case 4: r = x, b = c; break;
-    default: r = c, b = x; break;
-  }
-  return {(r + m) * 255, (g + m) * 255, (b + m) * 255};
-}
-
-struct Pose {
-  cv::Point2d c;
-  double r = 10, theta = 0;
-};
-
-// The shape's outline in image coordinates (fixed-point, shift 4).
-constexpr int kShift = 4;
-std::vector<cv::Point> outline(int shape, const Pose& p) {
-  std::vector<cv::Point2d> local;
-  const double r = p.r;
-  switch (shape) {
-    case 0:
-      for (int k = 0; k < 48; ++k) local.push_back({r * std::cos(2 * kPi * k / 48), r * std::sin(2 * kPi * k / 48)});
-      break;
-    case 1: {
-      const double h = 0.8 * r;
-      local = {{-h, -h}, {h, -h}, {h, h}, {-h, h}};
-      break;
-    }
-    case 2:
-      for (int k = 0; k < 3; ++k) local.push_back({r * std::cos(2 * kPi * k / 3 - kPi / 2), r * std::sin(2 * kPi * k / 3 - kPi / 2)});
-      break;
-    case 3:
-      for (int k = 0; k < 10; ++k) {
-        const double rr = k % 2 ? 0.45 * r : r, a = 2 * kPi * k / 10 - kPi / 2;
-        local.push_back({rr * std::cos(a), rr * std::sin(a)});
-      }
-      break;
-    default: {
-      const double a = 0.3 * r, b = r;  // a plus sign: arms of half-width a, reach b
-      local = {{-a, -b}, {a, -b}, {a, -a}, {b, -a}, {b, a}, {a, a}, {a, b}, {-a, b}, {-a, a}, {-b, a}, {-b, -a}, {-a, -a}};
-    }
-  }
-  const double cs = std::cos(p.theta), sn = std::sin(p.theta);
-  std::vector<cv::Point> out;
-  for (const auto& q : local) {
-    const double x = p.c.x + cs * q.x - sn * q.y, y = p.c.y + sn * q.x + cs * q.y;
-    out.emplace_back(int(std::lround(x * (1 << kShift))), int(std::lround(y * (1 << kShift))));
-  }
-  return out;
-}
-
 // Paints one object of class `cls` with pose `p` into `rgb`; returns its 0/1 raster.
 cv::Mat paint_object(cv::Mat& rgb, const SyntheticClass& cls, const Pose& p, Draw& d, double unit) {
-  const int S = rgb.rows;
-  cv::Mat obj = cv::Mat::zeros(S, S, CV_8UC1);
-  cv::fillPoly(obj, std::vector<std::vector<cv::Point>>{outline(cls.shape, p)}, cv::Scalar(1), cv::LINE_8, kShift);
+  const cv::Mat obj = shape_raster(rgb.rows, cls.shape, p);
   // The family's palette with a small per-instance jitter.
   const double hue = 36.0 * cls.palette + d.uniform(-8, 8);
   const cv::Vec3d a = hsv_to_rgb(hue, 0.85 + d.uniform(-0.1, 0.1), 0.95 + d.uniform(-0.1, 0.05));
@@ -117,30 +48,7 @@ cv::Mat paint_object(cv::Mat& rgb, const SyntheticClass& cls, const Pose& p, Dra
   const double period = unit * (7.0 + d.uniform(-1.0, 1.0));  // stripes/checker/dot spacing
   const double ph_u = d.uniform(0, period), ph_v = d.uniform(0, period);
   const double dot_r = period * 0.3;
-  const double cs = std::cos(p.theta), sn = std::sin(p.theta);
-  for (int y = 0; y < S; ++y) {
-    const uint8_t* m = obj.ptr<uint8_t>(y);
-    cv::Vec3b* px = rgb.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < S; ++x) {
-      if (!m[x]) continue;
-      const double dx = x - p.c.x, dy = y - p.c.y;
-      const double u = cs * dx + sn * dy, v = -sn * dx + cs * dy;  // object-local coordinates
-      double t = 0;  // 0 -> colour a, 1 -> colour b
-      switch (cls.pattern) {
-        case 0: t = double(int(std::floor((u + ph_u) / (period / 2))) & 1); break;
-        case 1: t = double((int(std::floor((u + ph_u) / (period / 2))) + int(std::floor((v + ph_v) / (period / 2)))) & 1); break;
-        case 2: {
-          const double fu = std::fmod(u + ph_u + 100 * period, period) - period / 2;
-          const double fv = std::fmod(v + ph_v + 100 * period, period) - period / 2;
-          t = fu * fu + fv * fv < dot_r * dot_r ? 0.0 : 1.0;
-          break;
-        }
-        default: t = std::clamp((u / p.r + 1) / 2, 0.0, 1.0);
-      }
-      const cv::Vec3d c = a * (1 - t) + b * t;
-      px[x] = cv::Vec3b(cv::saturate_cast<uint8_t>(c[0]), cv::saturate_cast<uint8_t>(c[1]), cv::saturate_cast<uint8_t>(c[2]));
-    }
-  }
+  paint_texture(rgb, obj, p, {Pattern(cls.pattern), a, b, period, ph_u, ph_v, dot_r});
   return obj;
 }
 
@@ -176,6 +84,18 @@ const std::vector<SyntheticClass>& synthetic_classes() {
   return classes;
 }
 
+const std::vector<SyntheticClass>& synthetic_classes(SyntheticWorld world) {
+  return world == SyntheticWorld::varied ? detail::varied_classes() : synthetic_classes();
+}
+
+SyntheticWorld synthetic_world(const std::string& name) {
+  if (name == "classic") return SyntheticWorld::classic;
+  if (name == "varied") return SyntheticWorld::varied;
+  throw std::invalid_argument("synthetic: world '" + name + "' is not one of classic, varied");
+}
+
+const char* synthetic_world_name(SyntheticWorld world) { return world == SyntheticWorld::varied ? "varied" : "classic"; }
+
 std::vector<int> synthetic_split_classes(const std::string& split, int fold) {
   if (fold < 0 || fold >= kSyntheticFolds)
     throw std::invalid_argument("synthetic: fold " + std::to_string(fold) + " out of range 0..3");
@@ -199,6 +119,7 @@ void draw_synthetic(int class_id, SyntheticStream stream, std::uint64_t n, const
   if (class_id < 1 || class_id > kSyntheticClasses)
     throw std::invalid_argument("synthetic: class " + std::to_string(class_id) + " out of range 1..20");
   if (o.size < 16 || o.size > 1024) throw std::invalid_argument("synthetic: size must be 16..1024");
+  if (o.world == SyntheticWorld::varied) return detail::draw_varied(class_id, stream, n, o, rgb_out, mask_out);
   const auto& classes = synthetic_classes();
   const int S = o.size;
   const double unit = S / 64.0;  // the families are designed at 64 px
@@ -207,16 +128,8 @@ void draw_synthetic(int class_id, SyntheticStream stream, std::uint64_t n, const
   Draw d(key, n);
   cv::Mat rgb(S, S, CV_8UC3);
   paint_background(rgb, d, unit);
-  const int nd = std::clamp(o.distractors, 0, 4);
-  const int count = nd == 0 ? 0 : d.integer(nd - 1, nd);
-  for (int k = 0; k < count; ++k) {
-    int other = d.integer(1, kSyntheticClasses - 1);
-    if (other >= class_id) ++other;  // any class but the target's
-    Pose p;
-    p.r = S * d.uniform(0.11, 0.2);
-    p.c = {d.uniform(0, S), d.uniform(0, S)};
-    p.theta = d.uniform(0, 2 * kPi);
-    paint_object(rgb, classes[size_t(other - 1)], p, d, unit);
+  for (const Distractor& x : draw_distractors(d, class_id, kSyntheticClasses, o.distractors, S)) {
+    paint_object(rgb, classes[size_t(x.class_id - 1)], x.pose, d, unit);
   }
   Pose p;
   p.r = S * d.uniform(0.17, 0.3);
@@ -224,11 +137,7 @@ void draw_synthetic(int class_id, SyntheticStream stream, std::uint64_t n, const
   p.theta = d.uniform(0, 2 * kPi);
   cv::Mat mask = paint_object(rgb, classes[size_t(class_id - 1)], p, d, unit);
   // Pixel noise over everything (the mask is unaffected).
-  for (int y = 0; y < S; ++y) {
-    cv::Vec3b* px = rgb.ptr<cv::Vec3b>(y);
-    for (int x = 0; x < S; ++x)
-      for (int c = 0; c < 3; ++c) px[x][c] = cv::saturate_cast<uint8_t>(int(px[x][c]) + d.integer(-6, 6));
-  }
+  add_pixel_noise(rgb, d);
   if (rgb_out) *rgb_out = rgb;
   if (mask_out) *mask_out = mask;
 }
@@ -265,8 +174,12 @@ std::string synthetic_layout() {
   evaluation splits (val, test) draw disjoint images. options: classes = use only the first N
   classes of the split, images_per_class (default 20), size = image side 16..1024 (default 64),
   seed (default 0), distractors = 0..4 objects of other classes per image (default 2),
-  query_order = shuffle (default) | sequential (class by class; configs/demo.toml pins it).
-  Sample names "synthetic/<class>_<n>" (training splits: "synthetic-trn/<class>_<n>").)";
+  query_order = shuffle (default) | sequential (class by class; configs/demo.toml pins it),
+  world = classic (default: the above) | varied (20 shape families circle, square, triangle, star,
+  cross, ellipse, rhombus, hexagon, crescent, heart, arrow, ell, tee, spark, gear, semicircle,
+  trapezoid, bowtie, bar, horseshoe; each instance in one of its class's 3 appearance modes
+  (hue + texture) with lighting and background variety). Sample names "synthetic/<class>_<n>"
+  (training splits: "synthetic-trn/<class>_<n>"; varied: "synthetic-varied[-trn]/...").)";
 }
 
 namespace {
@@ -274,7 +187,7 @@ namespace {
 class Synthetic final : public Dataset {
  public:
   explicit Synthetic(const DatasetConfig& cfg) : Dataset(cfg) {
-    check_options(cfg, {"classes", "images_per_class", "size", "seed", "distractors", "query_order"});
+    check_options(cfg, {"classes", "images_per_class", "size", "seed", "distractors", "query_order", "world"});
     std::vector<int> ids;
     try {
       ids = synthetic_split_classes(cfg.split, cfg.fold);
@@ -287,11 +200,19 @@ class Synthetic final : public Dataset {
     draw_.size = static_cast<int>(option_int(cfg, "size", 64, 16, 1024));
     draw_.seed = static_cast<std::uint64_t>(option_int(cfg, "seed", 0, 0, (1LL << 62)));
     draw_.distractors = static_cast<int>(option_int(cfg, "distractors", 2, 0, 4));
+    if (auto w = cfg.options.find("world"); w != cfg.options.end()) {
+      try {
+        draw_.world = synthetic_world(w->second);
+      } catch (const std::invalid_argument& e) {
+        layout_error("synthetic", std::string("options.world: ") + e.what(), synthetic_layout());
+      }
+    }
     stream_ = synthetic_stream(cfg.split);
-    const std::string prefix = stream_ == SyntheticStream::training ? "synthetic-trn/" : "synthetic/";
+    const std::string base = draw_.world == SyntheticWorld::varied ? "synthetic-varied" : "synthetic";
+    const std::string prefix = base + (stream_ == SyntheticStream::training ? "-trn/" : "/");
     class_set_ = "synthetic";
     for (int id : ids) {
-      const SyntheticClass& c = synthetic_classes()[size_t(id - 1)];
+      const SyntheticClass& c = synthetic_classes(draw_.world)[size_t(id - 1)];
       classes_.push_back({id, c.name, c.name});
       for (int n = 0; n < per_class_; ++n) samples_.push_back({{}, {}, prefix + c.name + "_" + std::to_string(n), id, {}});
     }

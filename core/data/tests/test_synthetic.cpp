@@ -119,3 +119,49 @@ TEST_CASE("synthetic: masks are exact 0/1 rasters of the object's pixels", "[dat
   bad.options = {{"distractors", "9"}};
   CHECK_THROWS_WITH(open_dataset(bad), Catch::Contains("distractors"));
 }
+
+TEST_CASE("synthetic world = varied: shape-family classes, appearance varies within a class", "[data][synthetic]") {
+  const auto& cls = synthetic_classes(SyntheticWorld::varied);
+  REQUIRE(cls.size() == 20);
+  std::set<std::string> names;
+  for (const auto& c : cls) names.insert(c.name);
+  CHECK(names.size() == 20);
+  CHECK(cls[0].name == "circle");  // fold 0's novel classes are the classic world's five shapes
+  CHECK(cls[4].name == "cross");
+  CHECK(cls[19].name == "horseshoe");
+  const auto ds = open_synth("val", 0, 12, {{"world", "varied"}});
+  REQUIRE(ds->classes().size() == 5);
+  CHECK(ds->classes()[0].name == "circle");
+  CHECK(ds->samples()[0].name == "synthetic-varied/circle_0");
+  CHECK(open_synth("trn", 0, 2, {{"world", "varied"}})->samples()[0].name == "synthetic-varied-trn/ellipse_0");
+  // Exact masks; objects are saturated, so the class-0 colour measure finds them (with distractors).
+  double iou = 0, spread = 0;
+  int n = 0;
+  for (size_t i = 0; i < ds->samples().size(); ++i) {
+    const cv::Mat img = ds->load_image(i), m = ds->load_mask(i);
+    CHECK(count_value(m, 1) + count_value(m, 0) == 64u * 64u);
+    CHECK(count_value(m, 1) > 60);
+    const cv::Mat pm = synthetic_palette_mask(img, 0);
+    iou += double(cv::countNonZero((pm == 1) & (m == 1))) / cv::countNonZero((pm == 1) | (m == 1));
+    ++n;
+  }
+  CHECK(iou / n > 0.5);
+  // Intra-class variety: the mean object colours of one class's images differ much more than in
+  // the classic world, where a class has one palette.
+  auto colour_spread = [&](const Dataset& d) {
+    std::vector<cv::Scalar> means;
+    for (size_t i = 0; i < 12; ++i) means.push_back(cv::mean(d.load_image(i), d.load_mask(i)));
+    double s = 0;
+    for (size_t i = 0; i < means.size(); ++i)
+      for (size_t j = i + 1; j < means.size(); ++j) s += cv::norm(means[i] - means[j]);
+    return s / (12 * 11 / 2);
+  };
+  spread = colour_spread(*ds);
+  const double classic = colour_spread(*open_synth("val", 0, 12));
+  CHECK(spread > 2 * classic);
+  // The classic world is the default and unchanged by the option's existence.
+  const auto a = open_synth("val", 0, 2), b = open_synth("val", 0, 2, {{"world", "classic"}});
+  CHECK(cv::norm(a->load_image(0), b->load_image(0), cv::NORM_INF) == 0);
+  CHECK(cv::norm(a->load_image(0), ds->load_image(0), cv::NORM_INF) > 0);
+  CHECK_THROWS_WITH(open_synth("val", 0, 2, {{"world", "wild"}}), Catch::Contains("classic, varied"));
+}

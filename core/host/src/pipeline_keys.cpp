@@ -233,6 +233,11 @@ const std::vector<Key>& keys() {
            "Also segment with the real supports only, to report mIoU with and without auxiliary supports.",
            field(&E::compare_without_aux)),
       integer("evaluation", "grids", 8, 0, kNoMax, "Episodes drawn as PNG grids in the report.", field(&E::grids)),
+      integer("evaluation", "repeats", 1, 1, 100,
+              "Run the whole evaluation this many times, at [pipeline] seed, seed + 1, ... (other episodes, "
+              "other aux samples), each into <output>/seed-<s> (aux in <aux_dir>/seed-<s>); <output>/results.json "
+              "and index.html then give every metric per seed and as mean +- sample std (seeds.hpp).",
+              field(&E::repeats)),
       integer("evaluation", "input_size", 0, 8, 4096,
               "Side of the square evaluation size of eval_size = \"model_input\" / \"input\".",
               field(&E::input_size))

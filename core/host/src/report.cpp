@@ -34,6 +34,15 @@ cv::Mat render_cell(const GridCell& c, int height) {
   return cell;
 }
 
+std::string pct(const nlohmann::json& v) {
+  if (!v.is_number()) return "–";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v.get<double>() * 100.0);
+  return buf;
+}
+
+}  // namespace
+
 std::string html_escape(const std::string& s) {
   std::string o;
   for (char ch : s) {
@@ -48,14 +57,13 @@ std::string html_escape(const std::string& s) {
   return o;
 }
 
-std::string pct(const nlohmann::json& v) {
-  if (!v.is_number()) return "–";
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.2f", v.get<double>() * 100.0);
-  return buf;
+std::string html_head(const std::string& title) {
+  return "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
+         "</title><style>body{font-family:sans-serif;margin:2em;max-width:1200px}"
+         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}"
+         "th{background:#eee}td:first-child,th:first-child{text-align:left}.note{color:#555}"
+         "img{max-width:100%;border:1px solid #ddd;margin:6px 0}</style></head><body>";
 }
-
-}  // namespace
 
 cv::Mat compose_grid(const std::vector<std::vector<GridCell>>& rows, int height) {
   std::vector<cv::Mat> lines;
@@ -81,12 +89,7 @@ cv::Mat compose_grid(const std::vector<std::vector<GridCell>>& rows, int height)
 void write_html_report(const std::filesystem::path& run_dir, const nlohmann::json& r,
                        const std::vector<std::string>& grid_files) {
   std::ostringstream h;
-  h << "<!doctype html><html><head><meta charset=\"utf-8\"><title>difss run "
-    << html_escape(r.value("name", "")) << "</title><style>"
-    << "body{font-family:sans-serif;margin:2em;max-width:1200px}"
-    << "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #bbb;padding:4px 10px;text-align:right}"
-    << "th{background:#eee}td:first-child,th:first-child{text-align:left}.note{color:#555}"
-    << "img{max-width:100%;border:1px solid #ddd;margin:6px 0}</style></head><body>";
+  h << html_head("difss run " + r.value("name", ""));
   h << "<h1>difss run: " << html_escape(r.value("name", "")) << "</h1>";
   if (r.contains("note")) h << "<p class=\"note\">" << html_escape(r["note"].get<std::string>()) << "</p>";
   const auto& m = r["metrics"];

@@ -21,6 +21,7 @@
 #include "difss/core/progress.hpp"
 #include "difss/core/protocol.hpp"
 #include "difss/core/report.hpp"
+#include "difss/core/seeds.hpp"
 #include "difss/core/team.hpp"
 
 #ifndef DIFSS_VERSION
@@ -692,6 +693,7 @@ class Runner {
 }  // namespace
 
 RunSummary run(const Pipeline& p, const RunOptions& options) {
+  if (p.evaluation.repeats > 1) return run_repeats(p, options);  // calls run() once per seed
   if (options.shard_count < 1 || options.shard_index < 0 || options.shard_index >= options.shard_count)
     throw ConfigError("invalid shard " + std::to_string(options.shard_index) + "/" + std::to_string(options.shard_count));
   TeamOptions to;

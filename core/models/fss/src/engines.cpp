@@ -39,12 +39,14 @@ Segmentation HSNetEngine::segment_at(const at::Tensor& query, const std::vector<
   c10::InferenceMode guard;
   at::Tensor q = prepare_image(query, size_, size_).to(device_, dtype_);
   std::vector<at::Tensor> imgs, masks;
+  std::vector<double> weights;
   for (const auto& s : shots) {
     imgs.push_back(prepare_image(s.image, size_, size_));
     masks.push_back(prepare_mask(s.mask, size_, size_));
+    weights.push_back(s.weight);
   }
   HSNetPrediction p = predict_nshot(*net_, q, at::cat(imgs).to(device_, dtype_), at::cat(masks).to(device_, dtype_),
-                                    {out_h, out_w});
+                                    {out_h, out_w}, weights);
   return {p.prob[0].to(at::kCPU, at::kFloat).contiguous(), p.mask[0].to(at::kCPU).contiguous()};
 }
 
@@ -61,8 +63,10 @@ PrototypeResult PrototypeEngine::run(const at::Tensor& query, const std::vector<
   check_segmenter_inputs(query, shots);
   c10::InferenceMode guard;
   std::vector<at::Tensor> imgs, fg, valid;
+  std::vector<double> weights;
   imgs.push_back(prepare_image(query, size_, size_, norm_));
   for (const auto& s : shots) {
+    weights.push_back(s.weight);
     imgs.push_back(prepare_image(s.image, size_, size_, norm_));
     fg.push_back(prepare_mask(s.mask, size_, size_));
     valid.push_back(prepare_valid(s.mask, size_, size_));
@@ -74,7 +78,7 @@ PrototypeResult PrototypeEngine::run(const at::Tensor& query, const std::vector<
     qf.push_back(f.narrow(0, 0, 1));
     sf.push_back(f.narrow(0, 1, f.size(0) - 1));
   }
-  return match_features(qf, sf, at::cat(fg), at::cat(valid), {out_h, out_w}, opt_);
+  return match_features(qf, sf, at::cat(fg), at::cat(valid), {out_h, out_w}, opt_, weights);
 }
 
 Segmentation PrototypeEngine::segment_at(const at::Tensor& query, const std::vector<Shot>& shots,

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace difss::fss {
@@ -231,8 +232,13 @@ at::Tensor hsnet_loss(const at::Tensor& logits, const at::Tensor& gt_mask) {
   return at::cross_entropy_loss(logits.reshape({B, 2, -1}), gt_mask.reshape({B, -1}).to(at::kLong));
 }
 
-HSNetPrediction predict_from_logits(const std::vector<at::Tensor>& shot_logits, std::array<int64_t, 2> out_size) {
+HSNetPrediction predict_from_logits(const std::vector<at::Tensor>& shot_logits, std::array<int64_t, 2> out_size,
+                                    const std::vector<double>& weights) {
   if (shot_logits.empty()) throw std::invalid_argument("predict_from_logits: no shots");
+  if (!weights.empty() && weights.size() != shot_logits.size())
+    throw std::invalid_argument("predict_from_logits: " + std::to_string(weights.size()) + " weights for " +
+                                std::to_string(shot_logits.size()) + " shots");
+  const bool weighted = std::any_of(weights.begin(), weights.end(), [](double w) { return w != 1.0; });
   HSNetPrediction pred;
   if (shot_logits.size() == 1) {
     at::Tensor logits = upsample_logits(shot_logits[0], out_size).to(at::kFloat);
@@ -241,25 +247,30 @@ HSNetPrediction predict_from_logits(const std::vector<at::Tensor>& shot_logits, 
     return pred;
   }
   at::Tensor votes;
-  for (const at::Tensor& l : shot_logits) {
-    at::Tensor v = upsample_logits(l, out_size).argmax(1);
+  for (size_t k = 0; k < shot_logits.size(); ++k) {
+    at::Tensor v = upsample_logits(shot_logits[k], out_size).argmax(1);
+    if (weighted) v = v.to(at::kDouble) * weights[k];  // the max below is then the largest weighted vote
     votes = votes.defined() ? votes + v : v;
   }
-  at::Tensor max_vote = std::get<0>(votes.view({votes.size(0), -1}).max(1)).clamp_min(1).view({-1, 1, 1});
+  at::Tensor max_vote = std::get<0>(votes.view({votes.size(0), -1}).max(1));
+  // At least one (weighted: the smallest weight) vote, so that no vote at all stays background.
+  max_vote = weighted ? max_vote.clamp_min(*std::min_element(weights.begin(), weights.end())) : max_vote.clamp_min(1);
+  max_vote = max_vote.view({-1, 1, 1});
   pred.prob = votes.to(at::kFloat) / max_vote.to(at::kFloat);
   pred.mask = (pred.prob >= 0.5).to(at::kByte);
   return pred;
 }
 
 HSNetPrediction predict_nshot(const HSNet& net, const at::Tensor& query, const at::Tensor& supports,
-                              const at::Tensor& masks, std::array<int64_t, 2> out_size) {
+                              const at::Tensor& masks, std::array<int64_t, 2> out_size,
+                              const std::vector<double>& weights) {
   const int64_t K = supports.size(0);
   if (K < 1 || masks.size(0) != K) throw std::invalid_argument("predict_nshot: need K >= 1 supports with masks");
   std::vector<at::Tensor> qf = net.features(query);
   std::vector<at::Tensor> logits;
   for (int64_t k = 0; k < K; ++k)
     logits.push_back(net.forward_features(qf, net.features(supports.narrow(0, k, 1)), masks.narrow(0, k, 1)));
-  return predict_from_logits(logits, out_size);
+  return predict_from_logits(logits, out_size, weights);
 }
 
 }  // namespace difss::fss

@@ -3,6 +3,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace difss::fss {
@@ -93,10 +94,15 @@ double otsu_threshold(const at::Tensor& x) {
 
 PrototypeResult match_features(const std::vector<at::Tensor>& qf, const std::vector<at::Tensor>& sf,
                                const at::Tensor& fg, const at::Tensor& valid, std::array<int64_t, 2> out,
-                               const PrototypeOptions& opt) {
+                               const PrototypeOptions& opt, const std::vector<double>& shot_weights) {
   if (qf.empty() || qf.size() != sf.size()) throw std::invalid_argument("match_features: layer counts differ");
   const int64_t K = sf[0].size(0);
   if (fg.size(0) != K || valid.size(0) != K) throw std::invalid_argument("match_features: masks and shots differ");
+  if (!shot_weights.empty() && int64_t(shot_weights.size()) != K)
+    throw std::invalid_argument("match_features: " + std::to_string(shot_weights.size()) + " weights for " +
+                                std::to_string(K) + " shots");
+  const bool weighted = std::any_of(shot_weights.begin(), shot_weights.end(), [](double w) { return w != 1.0; });
+  const at::Tensor shot_w = weighted ? at::tensor(shot_weights, at::kDouble).to(at::kFloat) : at::Tensor();
   at::Tensor sum_fg, sum_bg;
   for (size_t l = 0; l < qf.size(); ++l) {
     const int64_t C = qf[l].size(1), h = qf[l].size(2), w = qf[l].size(3);
@@ -115,7 +121,11 @@ PrototypeResult match_features(const std::vector<at::Tensor>& qf, const std::vec
         at::Tensor proto = (s * wt).sum(2) / (area.unsqueeze(1) + 1e-6);             // [K, C]
         at::Tensor has = area > 1e-3;
         if (!has.any().item<bool>()) return at::Tensor();
-        if (opt.fusion == PrototypeOptions::Fusion::mean) return l2_normalize(proto.index({has}).mean(0, true), 1);
+        if (opt.fusion == PrototypeOptions::Fusion::mean) {
+          if (!weighted) return l2_normalize(proto.index({has}).mean(0, true), 1);
+          const at::Tensor w = shot_w.index({has}).unsqueeze(1);                      // [K', 1]
+          return l2_normalize((proto.index({has}) * w).sum(0, true) / w.sum(), 1);
+        }
         return l2_normalize(proto.index({has}), 1);                                  // [K', C]
       };
       auto sim = [&](const at::Tensor& p) {

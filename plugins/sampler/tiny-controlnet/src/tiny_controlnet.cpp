@@ -25,8 +25,9 @@ std::string normalise(std::string s) {
 
 }  // namespace
 
-std::string TinyControlNetSampler::default_checkpoint(const sdk::Host& host) {
-  return host.beside_plugin("tiny-controlnet/tiny_controlnet.safetensors");
+std::string TinyControlNetSampler::default_checkpoint(const sdk::Host& host, const std::string& model) {
+  return host.beside_plugin(model == "varied" ? "tiny-controlnet/varied/tiny_controlnet.safetensors"
+                                              : "tiny-controlnet/tiny_controlnet.safetensors");
 }
 
 sdk::Descriptor TinyControlNetSampler::describe() {
@@ -44,7 +45,11 @@ sdk::Descriptor TinyControlNetSampler::describe() {
   d.version = "1.0.0";
   d.param(sdk::ParamDef::path("checkpoint", "",
                               "Weights (.safetensors from difss-tiny-tool train diffusion); empty: the committed "
-                              "model beside the plugin, tiny-controlnet/tiny_controlnet.safetensors."));
+                              "model beside the plugin chosen by 'model'."));
+  d.param(sdk::ParamDef::enumeration("model", {"classic", "varied"}, "classic",
+                                     "The committed model used when checkpoint is empty: classic (trained on the "
+                                     "synthetic dataset's classic world; tiny-controlnet/tiny_controlnet.safetensors) or "
+                                     "varied (trained on world = \"varied\"; tiny-controlnet/varied/)."));
   d.param(sdk::ParamDef::integer("steps", 20, 1, 1000, "DDIM steps."));
   d.param(sdk::ParamDef::real("guidance", 2.0, 0.0, 30.0,
                               "Classifier-free guidance scale against the null class (1 = no unconditional pass)."));
@@ -71,7 +76,7 @@ TinyControlNetSampler::TinyControlNetSampler(const sdk::Host& host, const sdk::P
       seed_(p.integer("seed")) {
   std::string ckpt = p.string("checkpoint");
   const bool given = !ckpt.empty();
-  if (!given) ckpt = default_checkpoint(host);
+  if (!given) ckpt = default_checkpoint(host, p.string("model"));
   if (!fs::exists(ckpt))
     throw sdk::Error(DIFSS_ERR_NOT_FOUND,
                      given ? "checkpoint: file not found: " + ckpt

@@ -22,7 +22,7 @@ class TinyControlNetSampler : public sdk::Sampler {
   sdk::OwnedTensor sample(const sdk::SamplerInput& in, sdk::Call& call) override;
 
   // The default checkpoint: <plugin dir>/tiny-controlnet/tiny_controlnet.safetensors.
-  static std::string default_checkpoint(const sdk::Host& host);
+  static std::string default_checkpoint(const sdk::Host& host, const std::string& model = "classic");
   // Class-embedding row for the host's class name (or a class name inside the prompt); 0 if none.
   int row_for(const std::string& class_name, const std::string& prompt) const;
 

@@ -118,6 +118,40 @@ TEST_CASE("tiny-controlnet: generated images follow the support masks", "[tiny][
   CHECK(own > other + 0.25);
 }
 
+TEST_CASE("tiny-controlnet: the varied-world model knows the shape families and follows the masks",
+          "[tiny][sampler][slow]") {
+  const tiny::TinyDiffusion m = tiny::load_tiny_diffusion(TINY_CONTROLNET_VARIED_MODEL);
+  const auto& classes = data::synthetic_classes(data::SyntheticWorld::varied);
+  REQUIRE(m.class_names.size() == classes.size());
+  for (size_t i = 0; i < classes.size(); ++i) CHECK(m.class_names[i] == classes[i].name);  // "circle", ...
+  // Mask following on novel-class supports: objects are saturated, backgrounds are not
+  // (synthetic_palette_mask class 0); own mask vs another support's.
+  data::SyntheticDrawOptions draw;
+  draw.world = data::SyntheticWorld::varied;
+  const int n = 10;
+  std::vector<cv::Mat> masks, found;
+  double own = 0, other = 0;
+  for (int i = 0; i < n; ++i) {
+    const int cls = 1 + i % 5;
+    cv::Mat rgb, mask;
+    data::draw_synthetic(cls, data::SyntheticStream::evaluation, std::uint64_t(i), draw, &rgb, &mask);
+    tiny::TinySampleRequest r;
+    r.control = control_for(mask, classes[size_t(cls - 1)].name);
+    r.row = m.row_of(classes[size_t(cls - 1)].name);
+    REQUIRE(r.row == cls);
+    r.seed = std::uint64_t(100 + i);
+    found.push_back(data::synthetic_palette_mask(as_mat(tiny::sample_tiny(m, r)[0]), 0));
+    masks.push_back(mask);
+    own += iou(found.back(), mask);
+  }
+  for (int i = 0; i < n; ++i) other += iou(found[size_t(i)], masks[size_t((i + 1) % n)]);
+  INFO("mean IoU with the own mask " << own / n << ", with another support's mask " << other / n);
+  // Measured 0.242 vs 0.093: the varied world is much harder for this tiny model (real images
+  // score 0.63 on the same measure, distractors included; docs/EMBEDDED_DEFAULT.md).
+  CHECK(own / n > 0.15);
+  CHECK(own / n > other / n + 0.1);
+}
+
 TEST_CASE("tiny-controlnet: unreadable checkpoints are errors naming the file", "[tiny][sampler]") {
   CHECK_THROWS_WITH(tiny::load_tiny_diffusion("/nonexistent/x.safetensors"), Catch::Contains("/nonexistent/x.safetensors"));
   const auto tmp = std::filesystem::temp_directory_path() / "difss-tiny-bad.safetensors";

@@ -61,7 +61,7 @@ sdk::Descriptor HSNetSegmenter::describe() {
       "juhongm999/hsnet that loads the official checkpoints (state dict with 'module.' prefix). Images "
       "are resized to image_size x image_size (antialiased bilinear, ImageNet normalisation), masks "
       "with nearest neighbour; logits are resized bilinearly to the query's size. K shots (real and "
-      "auxiliary alike) vote as in HSNet's predict_mask_nshot. prob: 1 shot = softmax foreground "
+      "auxiliary alike, unless aux_weight != 1) vote as in HSNet's predict_mask_nshot. prob: 1 shot = softmax foreground "
       "probability; K > 1 = vote fraction (votes / max(1, largest vote count)); mask = prob >= 0.5.";
   d.version = "1.0.0";
   d.param(sdk::ParamDef::path("checkpoint", "",
@@ -75,12 +75,14 @@ sdk::Descriptor HSNetSegmenter::describe() {
   d.param(sdk::ParamDef::enumeration("device", {"cpu", "cuda"}, "cpu", "Where the model runs."));
   d.param(sdk::ParamDef::enumeration("precision", {"fp32", "bf16", "fp16"}, "fp32",
                                      "Compute precision (fp16 needs cuda)."));
+  fss::declare_aux_weight(d, "HSNet's K-shot vote");
   fss::declare_test_weights_and_ports(d, "Foreground probability (1 shot) or vote fraction (K shots), query size.",
                                       "Foreground mask, query size.");
   return d;
 }
 
-HSNetSegmenter::HSNetSegmenter(const sdk::Host& host, const sdk::Params& p) : host_(host) {
+HSNetSegmenter::HSNetSegmenter(const sdk::Host& host, const sdk::Params& p)
+    : host_(host), aux_weight_(p.real("aux_weight")) {
   fss::HSNetConfig c;
   c.backbone = p.string("backbone");
   c.image_size = p.integer("image_size");
@@ -109,7 +111,7 @@ HSNetSegmenter::HSNetSegmenter(const sdk::Host& host, const sdk::Params& p) : ho
 HSNetSegmenter::~HSNetSegmenter() = default;
 
 sdk::SegmenterOutput HSNetSegmenter::segment(const sdk::SegmenterInput& in, sdk::Call& call) {
-  return fss::segment_with(*engine_, in, call);
+  return fss::segment_with(*engine_, in, call, aux_weight_);
 }
 
 }  // namespace difss::plugins

@@ -26,6 +26,7 @@ class HSNetSegmenter : public sdk::Segmenter {
  private:
   sdk::Host host_;
   std::unique_ptr<fss::HSNetEngine> engine_;
+  double aux_weight_ = 1.0;
 };
 
 }  // namespace difss::plugins

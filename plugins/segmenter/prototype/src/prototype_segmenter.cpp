@@ -44,6 +44,7 @@ sdk::Descriptor PrototypeSegmenter::describe() {
                                      "Foreground when s_fg > s_bg, when s_fg > Otsu's threshold, or when s_fg > threshold."));
   d.param(sdk::ParamDef::real("threshold", 0.5, -1.0, 1.0, "Cosine threshold for rule = threshold."));
   d.param(sdk::ParamDef::real("temperature", 20.0, 0.01, 1000.0, "prob = sigmoid(temperature * margin)."));
+  fss::declare_aux_weight(d, "the mean of the shots' prototypes (fusion = mean; max fusion ignores it)");
   d.param(sdk::ParamDef::boolean("test_weights", false,
                                  "Torch backbones: deterministic pseudo-random weights instead of 'model' (tests, benchmarks)."));
   d.input("query", "image", "Query image.");
@@ -54,7 +55,8 @@ sdk::Descriptor PrototypeSegmenter::describe() {
   return d;
 }
 
-PrototypeSegmenter::PrototypeSegmenter(const sdk::Host& host, const sdk::Params& p) : host_(host) {
+PrototypeSegmenter::PrototypeSegmenter(const sdk::Host& host, const sdk::Params& p)
+    : host_(host), aux_weight_(p.real("aux_weight")) {
   fss::PrototypeConfig c;
   c.backbone = p.string("backbone");
   c.model = p.string("model");
@@ -90,7 +92,7 @@ PrototypeSegmenter::PrototypeSegmenter(const sdk::Host& host, const sdk::Params&
 PrototypeSegmenter::~PrototypeSegmenter() = default;
 
 sdk::SegmenterOutput PrototypeSegmenter::segment(const sdk::SegmenterInput& in, sdk::Call& call) {
-  return fss::segment_with(*engine_, in, call);
+  return fss::segment_with(*engine_, in, call, aux_weight_);
 }
 
 }  // namespace difss::plugins

@@ -22,6 +22,7 @@ class PrototypeSegmenter : public sdk::Segmenter {
  private:
   sdk::Host host_;
   std::unique_ptr<fss::PrototypeEngine> engine_;
+  double aux_weight_ = 1.0;
 };
 
 }  // namespace difss::plugins

@@ -15,8 +15,8 @@ namespace difss::plugins {
 
 namespace fs = std::filesystem;
 
-std::string TinyFssSegmenter::default_checkpoint(const sdk::Host& host) {
-  return host.beside_plugin("tiny-fss/tiny_fss.safetensors");
+std::string TinyFssSegmenter::default_checkpoint(const sdk::Host& host, const std::string& model) {
+  return host.beside_plugin(model == "varied" ? "tiny-fss/varied/tiny_fss.safetensors" : "tiny-fss/tiny_fss.safetensors");
 }
 
 sdk::Descriptor TinyFssSegmenter::describe() {
@@ -27,12 +27,18 @@ sdk::Descriptor TinyFssSegmenter::describe() {
       "The embedded default segmenter: HSNet (the same code as org.difss.segmenter.hsnet, difss_fss) on a "
       "narrow ResNet (basic blocks, width 16), trained end to end by difss on 1-shot episodes of the base "
       "classes of the procedural `synthetic` dataset (difss-tiny-tool train fss). Images are resized to the "
-      "model's 64x64; K shots (real and auxiliary alike) vote as in HSNet's predict_mask_nshot. It "
+      "model's 64x64; K shots vote as in HSNet's predict_mask_nshot (auxiliary ones with weight aux_weight, "
+      "1 = all alike as in HSNet). It "
       "demonstrates the pipeline; it is not HSNet's published model.";
   d.version = "1.0.0";
   d.param(sdk::ParamDef::path("checkpoint", "",
                               "Weights (.safetensors from difss-tiny-tool train fss); empty: the committed model "
-                              "beside the plugin, tiny-fss/tiny_fss.safetensors."));
+                              "beside the plugin chosen by 'model'."));
+  d.param(sdk::ParamDef::enumeration("model", {"classic", "varied"}, "classic",
+                                     "The committed model used when checkpoint is empty: classic (trained on the "
+                                     "synthetic dataset's classic world; tiny-fss/tiny_fss.safetensors) or varied "
+                                     "(trained on world = \"varied\"; tiny-fss/varied/)."));
+  fss::declare_aux_weight(d, "HSNet's K-shot vote");
   d.input("query", "image", "Query image.");
   d.input("support_images", "image", "K support images.");
   d.input("support_masks", "mask", "K support masks (1 = object; 0 and 255 = background).");
@@ -41,10 +47,11 @@ sdk::Descriptor TinyFssSegmenter::describe() {
   return d;
 }
 
-TinyFssSegmenter::TinyFssSegmenter(const sdk::Host& host, const sdk::Params& p) : host_(host) {
+TinyFssSegmenter::TinyFssSegmenter(const sdk::Host& host, const sdk::Params& p)
+    : host_(host), aux_weight_(p.real("aux_weight")) {
   std::string ckpt = p.string("checkpoint");
   const bool given = !ckpt.empty();
-  if (!given) ckpt = default_checkpoint(host);
+  if (!given) ckpt = default_checkpoint(host, p.string("model"));
   if (!fs::exists(ckpt))
     throw sdk::Error(DIFSS_ERR_NOT_FOUND,
                      given ? "checkpoint: file not found: " + ckpt
@@ -62,7 +69,7 @@ TinyFssSegmenter::TinyFssSegmenter(const sdk::Host& host, const sdk::Params& p) 
 TinyFssSegmenter::~TinyFssSegmenter() = default;
 
 sdk::SegmenterOutput TinyFssSegmenter::segment(const sdk::SegmenterInput& in, sdk::Call& call) {
-  return fss::segment_with(*model_->engine, in, call);
+  return fss::segment_with(*model_->engine, in, call, aux_weight_);
 }
 
 }  // namespace difss::plugins

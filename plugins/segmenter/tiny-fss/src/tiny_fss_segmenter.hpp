@@ -22,11 +22,12 @@ class TinyFssSegmenter : public sdk::Segmenter {
   sdk::SegmenterOutput segment(const sdk::SegmenterInput& in, sdk::Call& call) override;
 
   // <plugin dir>/tiny-fss/tiny_fss.safetensors
-  static std::string default_checkpoint(const sdk::Host& host);
+  static std::string default_checkpoint(const sdk::Host& host, const std::string& model = "classic");
 
  private:
   sdk::Host host_;
   std::unique_ptr<tiny::TinyFss> model_;
+  double aux_weight_ = 1.0;
 };
 
 }  // namespace difss::plugins

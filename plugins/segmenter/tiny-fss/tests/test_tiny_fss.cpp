@@ -84,6 +84,27 @@ TEST_CASE("tiny-fss: K shots vote as HSNet's predict_mask_nshot", "[tiny][segmen
   CHECK(m2.prob.sizes() == at::IntArrayRef({64, 64}));
 }
 
+TEST_CASE("tiny-fss: weighted shots (aux_weight) move the vote toward the heavier shots", "[tiny][segmenter]") {
+  data::DatasetConfig dc;
+  dc.kind = "synthetic";
+  const auto ds = data::open_dataset(dc);
+  const cv::Mat q = ds->load_image(0), s = ds->load_image(1), sm = ds->load_mask(1);
+  const auto real = model().engine->segment(t3(q), {{t3(s), t2(sm)}});
+  // One real support and two "auxiliary" shots with empty masks (they vote background everywhere).
+  const at::Tensor empty = at::zeros_like(t2(sm));
+  auto shots = [&](double w) {
+    return std::vector<fss::Shot>{{t3(s), t2(sm), 1.0}, {t3(s), empty, w}, {t3(s), empty, w}};
+  };
+  const auto equal = model().engine->segment(t3(q), shots(1.0));
+  std::vector<fss::Shot> unweighted{{t3(s), t2(sm)}, {t3(s), empty}, {t3(s), empty}};
+  CHECK(at::equal(equal.mask, model().engine->segment(t3(q), unweighted).mask));  // weight 1 = HSNet's vote
+  // Weights 0.2: the two together (0.4) stay below half of the real support's vote, so the
+  // result is the real support's mask whatever they say (the vote's maximum is 1..1.4).
+  REQUIRE(real.mask.sum().item<int64_t>() > 0);
+  CHECK(at::equal(model().engine->segment(t3(q), shots(0.2)).mask, real.mask));
+  CHECK_THROWS(fss::predict_from_logits({at::zeros({1, 2, 4, 4}), at::zeros({1, 2, 4, 4})}, {4, 4}, {1.0}));
+}
+
 TEST_CASE("tiny-fss: unreadable checkpoints are errors naming the file", "[tiny][segmenter]") {
   CHECK_THROWS_WITH(tiny::load_tiny_fss("/nonexistent/f.safetensors"), Catch::Contains("/nonexistent/f.safetensors"));
   CHECK_THROWS_WITH(tiny::TinyFssConfig::from_json("{\"width\": 0}"), Catch::Contains("width"));

@@ -14,6 +14,10 @@
 #include <string>
 #include <vector>
 
+namespace difss::tiny {
+struct TinyDiffusion;
+}
+
 namespace difss::train {
 
 // The arguments after "train" (argv[0] is the model: "diffusion" or "fss").
@@ -36,6 +40,7 @@ struct DiffusionTrainOptions {
   int threads = 1;             // intra-op threads (1: bit-reproducible on one machine)
   std::string out;             // folder for the checkpoint and manifest; empty: nothing written
   int eval_supports = 24;      // evaluation: mask-following IoU of generated images
+  std::string world = "classic";  // the synthetic world trained on (classic | varied)
   std::function<void(int step, double loss)> on_step;  // progress (optional)
 };
 
@@ -43,10 +48,24 @@ struct DiffusionTrainResult {
   LossLog log;
   double final_loss = 0;       // mean loss of the last 50 steps
   double mask_iou = 0;         // mean IoU(support mask, colour-segmentation of generated image)
+  double real_mask_iou = 0;    // the same measure on the real support images (the reference)
+  // Appearance diversity (varied world): mean pairwise total-variation distance between the
+  // object-colour histograms (4x4x4 RGB bins inside the mask) of 4 samples for one support, and
+  // of 4 real images of the same class; averaged over the evaluation supports.
+  double sample_spread = 0, real_spread = 0;
   double seconds = 0;
 };
 
 DiffusionTrainResult train_diffusion(const DiffusionTrainOptions& options);
+
+// The trainer's evaluation of a generator on `supports` evaluation-stream supports of every
+// class (seg-palette control, DDIM 20 steps, guidance 2): mask-following IoU of generated and of
+// real images, and (varied world) the appearance spread of 4 samples vs 4 real images.
+struct DiffusionEvaluation {
+  double mask_iou = 0, real_mask_iou = 0, sample_spread = 0, real_spread = 0;
+};
+DiffusionEvaluation evaluate_diffusion(const tiny::TinyDiffusion& model, const std::string& world, int supports,
+                                       std::uint64_t seed);
 
 struct FssTrainOptions {
   std::uint64_t seed = 0;
@@ -60,6 +79,7 @@ struct FssTrainOptions {
   std::string out;
   int eval_episodes = 200;     // 1-shot episodes on the fold's novel classes (evaluation stream)
   std::vector<std::string> plugin_paths;  // searched first for the tiny-fss plugin the evaluation runs
+  std::string world = "classic";          // the synthetic world trained and evaluated on
   std::function<void(int step, double loss)> on_step;
 };
 
@@ -83,7 +103,19 @@ struct FssEvaluation {
   std::vector<double> novel_per_class;  // foreground IoU per novel class, by id
 };
 FssEvaluation evaluate_fss_checkpoint(const std::string& checkpoint, int fold, int episodes,
-                                      const std::vector<std::string>& plugin_paths = {});
+                                      const std::vector<std::string>& plugin_paths = {},
+                                      const std::string& world = "classic");
+
+// `difss-tiny-tool diagnose`: why auxiliary supports help the tiny segmenter or not (diagnose.cpp):
+// appearance sensitivity of the segmenter, a generated image vs another real image as the
+// support, and how close generated vs other real images come to the query's colours. Prints JSON.
+struct DiagnoseOptions {
+  std::string segmenter, generator;  // checkpoints
+  std::string world = "varied";
+  int fold = 0, episodes = 150;
+  std::uint64_t seed = 0;
+};
+int run_diagnose(const DiagnoseOptions& options);
 
 // The difss git commit of the source tree (DIFSS_SOURCE_DIR/.git), or "" when unknown.
 std::string source_commit();

@@ -86,6 +86,7 @@ struct EvaluationSection {
   bool compare_without_aux = false;
   int grids = 0;
   int input_size = 0;
+  int repeats = 0;        // > 1: run at seeds seed .. seed + repeats - 1 (seeds.hpp)
 };
 
 // A pipeline. Its [pipeline] keys are members (p.name, p.seed, ...) through PipelineSection.

@@ -21,6 +21,10 @@ struct GridCell {
 // One row of cells scaled to `height` px, titles above; returns an RGB image.
 cv::Mat compose_grid(const std::vector<std::vector<GridCell>>& rows, int height = 128);
 
+// HTML text with &, <, >, " escaped; the reports' <head> (title, style) up to <body>.
+std::string html_escape(const std::string& s);
+std::string html_head(const std::string& title);
+
 // Writes <run>/index.html from results.json's content and the grid files (relative paths).
 void write_html_report(const std::filesystem::path& run_dir, const nlohmann::json& results,
                        const std::vector<std::string>& grid_files);

@@ -19,6 +19,10 @@ namespace difss::fss {
 struct Shot {
   at::Tensor image;  // uint8 [H, W, 3]
   at::Tensor mask;   // uint8 [H, W]
+  // How much this shot counts when K shots are combined (HSNet: its vote; prototypes: its share
+  // of the mean). 1 for every shot = the official combination. The plugins set it from the
+  // ABI's support_is_auxiliary and their `aux_weight` parameter (segment_with).
+  double weight = 1.0;
 };
 
 struct Segmentation {

@@ -110,9 +110,13 @@ struct HSNetPrediction {
 // >= 0.5 -> foreground (exactly the official rule); prob = that vote fraction, so that
 // mask == (prob >= 0.5) in both cases.
 // query: [1, 3, H, W]; supports: [K, 3, H, W]; masks: [K, H, W].
+// `weights` (empty, or K values > 0): a weighted vote, each shot's argmax counting its weight
+// (difss's aux weighting; not HSNet's). Empty or all 1: the official vote, bit for bit.
 HSNetPrediction predict_nshot(const HSNet& net, const at::Tensor& query, const at::Tensor& supports,
-                              const at::Tensor& masks, std::array<int64_t, 2> out_size);
+                              const at::Tensor& masks, std::array<int64_t, 2> out_size,
+                              const std::vector<double>& weights = {});
 // The same from the K shots' decoder logits (each [B, 2, h, w]).
-HSNetPrediction predict_from_logits(const std::vector<at::Tensor>& shot_logits, std::array<int64_t, 2> out_size);
+HSNetPrediction predict_from_logits(const std::vector<at::Tensor>& shot_logits, std::array<int64_t, 2> out_size,
+                                    const std::vector<double>& weights = {});
 
 }  // namespace difss::fss

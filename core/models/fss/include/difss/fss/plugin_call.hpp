@@ -61,13 +61,33 @@ inline void require_existing_files(const sdk::Params& p, std::initializer_list<c
   }
 }
 
-inline sdk::SegmenterOutput segment_with(SegmenterEngine& engine, const sdk::SegmenterInput& in, sdk::Call& call) {
+// The `aux_weight` parameter of the segmenters that combine K shots: how much one auxiliary
+// (generated) support counts against a real one; 1 = every shot alike, the official behaviour.
+inline void declare_aux_weight(sdk::Descriptor& d, const char* combination) {
+  d.param(sdk::ParamDef::real("aux_weight", 1.0, 0.0, 100.0,
+                              std::string("Weight of each auxiliary (generated) support, marked by the host's "
+                                          "support_is_auxiliary, relative to a real support's 1 in ") +
+                                  combination +
+                                  ". 1 (default) = the official equal treatment; 0 = ignore auxiliary supports; "
+                                  "e.g. 0.25 with 4 auxiliary supports per real one: together they count as one real "
+                                  "support."));
+}
+
+inline sdk::SegmenterOutput segment_with(SegmenterEngine& engine, const sdk::SegmenterInput& in, sdk::Call& call,
+                                         double aux_weight = 1.0) {
   sdk::require_port(in.query, "query", DIFSS_FORMAT_IMAGE);
   std::vector<Shot> shots;
   for (size_t k = 0; k < in.shots(); ++k) {
     sdk::require_port(*in.support_images[k], "support_images[" + std::to_string(k) + "]", DIFSS_FORMAT_IMAGE);
     sdk::require_port(*in.support_masks[k], "support_masks[" + std::to_string(k) + "]", DIFSS_FORMAT_MASK);
-    shots.push_back({sdk::as_tensor(*in.support_images[k]), sdk::as_tensor(*in.support_masks[k])});
+    const bool aux = k < in.support_is_auxiliary.size() && in.support_is_auxiliary[k];
+    shots.push_back({sdk::as_tensor(*in.support_images[k]), sdk::as_tensor(*in.support_masks[k]), aux ? aux_weight : 1.0});
+  }
+  if (aux_weight == 0.0) {  // weight 0 = leave them out (a vote needs a positive weight)
+    std::vector<Shot> real;
+    for (auto& s : shots)
+      if (s.weight > 0) real.push_back(s);
+    if (!real.empty()) shots.swap(real);
   }
   call.check_cancelled();
   // Where the prediction is wanted: the query's size, the model's input size (no resize back,

@@ -69,11 +69,12 @@ struct PrototypeResult {
 
 // query_feats: per layer [1, C, h, w]; support_feats: per layer [K, C, h, w];
 // fg, valid: float32 [K, H, W] support masks at the support images' model size (valid = 0 for
-// ignored pixels). Output at out_size.
+// ignored pixels). Output at out_size. shot_weights (empty or K values > 0): mean fusion takes
+// the weighted mean of the shots' prototypes (difss's aux weighting); empty or all 1 = the mean.
 PrototypeResult match_features(const std::vector<at::Tensor>& query_feats,
                                const std::vector<at::Tensor>& support_feats, const at::Tensor& fg,
                                const at::Tensor& valid, std::array<int64_t, 2> out_size,
-                               const PrototypeOptions& options);
+                               const PrototypeOptions& options, const std::vector<double>& shot_weights = {});
 
 // Otsu's threshold of the values of x (256 bins between its min and max).
 double otsu_threshold(const at::Tensor& x);
