@@ -454,12 +454,23 @@ at::Tensor norm(const at::Tensor& x, const Norm& n) {
 // attention_slice_bytes() (default 1 MiB, about a core's L2): one gemm with the scale fused as
 // its alpha writes the block's scores, softmax runs in place on them while they are in cache,
 // and a second gemm writes the block's output straight into the head's columns of the result.
-// The full [N, M] score matrix (1 GiB per call at 512x512 in fp32) never exists.
+// The full [N, M] score matrix (1 GiB per call at 512x512 in fp32) never exists. With gradients
+// recorded (the tiny models' training) the plain differentiable computation runs instead.
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
                      double scale, const at::Tensor& mask = {}) {
   const int64_t B = q.size(0), N = q.size(1), C = q.size(2), M = k.size(1);
   const int64_t D = C / heads;
   const bool reduced = q.scalar_type() != at::kFloat;
+  if (at::GradMode::is_enabled()) {  // training: differentiable ops only (no out= variants)
+    auto split = [&](const at::Tensor& t, int64_t L) {  // 'b n (h d) -> (b h) n d'
+      return t.reshape({B, L, heads, D}).permute({0, 2, 1, 3}).reshape({B * heads, L, D});
+    };
+    at::Tensor s = at::bmm(split(q, N), split(k, M).transpose(1, 2));
+    if (scale != 1.0) s.mul_(scale);
+    if (mask.defined()) s.add_(mask);
+    at::Tensor p = reduced ? at::softmax(s, -1, at::kFloat).to(q.scalar_type()) : at::softmax(s, -1);
+    return at::bmm(p, split(v, M)).reshape({B, heads, N, D}).permute({0, 2, 1, 3}).reshape({B, N, C});
+  }
   const int64_t row_bytes = M * int64_t(sizeof(float)) * (reduced ? 2 : 1);
   const int64_t rows = std::max<int64_t>(1, std::min(N, g_attention_slice_bytes.load() / row_bytes));
   at::Tensor out = at::empty({B, N, C}, q.options());
