@@ -82,7 +82,7 @@ ResolvedParams bench_params(const PluginInfo& plugin, const BenchOptions& o, con
 }
 
 // One timed call of the plugin on `in` (outputs are checked by the wrappers, as in a run).
-void call_once(Instance& inst, difss_kind kind, const BenchInput& in, uint64_t seed) {
+void call_once(Instance& inst, difss_kind kind, const BenchInput& in, uint64_t seed, int images) {
   if (kind == DIFSS_KIND_CONDITION) {
     static_cast<ConditionInstance&>(inst).generate(in.image, in.mask, in.class_id, in.class_name, in.class_set);
   } else if (kind == DIFSS_KIND_SAMPLER) {
@@ -91,7 +91,7 @@ void call_once(Instance& inst, difss_kind kind, const BenchInput& in, uint64_t s
     req.class_id = in.class_id;
     req.class_name = in.class_name;
     req.seed = seed;
-    req.count = 1;
+    req.count = images;
     static_cast<SamplerInstance&>(inst).sample(in.control, req);
   } else {
     static_cast<SegmenterInstance&>(inst).segment(in.image, in.support_images, in.support_masks);
@@ -132,12 +132,12 @@ int bench(const DiscoveryOptions& discovery, const BenchOptions& o) {
   const double loaded_mib = memory_mib("VmRSS");
 
   const auto& items = inputs.items;
-  for (int i = 0; i < o.warmup; ++i) call_once(*inst, kind, items[size_t(i) % items.size()], uint64_t(i));
+  for (int i = 0; i < o.warmup; ++i) call_once(*inst, kind, items[size_t(i) % items.size()], uint64_t(i), o.images);
   std::vector<double> ms;
   const auto t0 = Clock::now();
   for (int i = 0; i < o.runs; ++i) {
     const auto t = Clock::now();
-    call_once(*inst, kind, items[size_t(i) % items.size()], uint64_t(o.warmup + i));
+    call_once(*inst, kind, items[size_t(i) % items.size()], uint64_t(o.warmup + i), o.images);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t).count());
   }
   const double total_s = std::chrono::duration<double>(Clock::now() - t0).count();
@@ -149,7 +149,8 @@ int bench(const DiscoveryOptions& discovery, const BenchOptions& o) {
   std::printf("plugin    %s %s (%s) from %s\n", plugin.id.c_str(), plugin.descriptor->version, kind_name(kind),
               plugin.library.string().c_str());
   std::printf("params    %s\n", params_text(params).c_str());
-  std::printf("input     %s\n", inputs.description.c_str());
+  std::printf("input     %s%s\n", inputs.description.c_str(),
+              kind == DIFSS_KIND_SAMPLER ? (", " + std::to_string(o.images) + " image(s) per call").c_str() : "");
   std::printf("threads   %d\n", threads);
   std::printf("compute   %s\n", compute_environment_line().c_str());
   std::printf("load      %.3f s (create the instance)\n", load_s);

@@ -26,6 +26,7 @@ int print_pipeline_keys();
 struct BenchOptions {
   std::string id;
   int runs = 10, warmup = 1, threads = 0, shots = 1;
+  int images = 1;              // images per sampler call (--images)
   bool shots_given = false;    // --shots written (else a pipeline's [dataset] shots)
   std::string size = "512x512";
   std::vector<std::string> params;  // "name=value"

@@ -111,6 +111,9 @@ int main(int argc, char** argv) {
   bench->add_option("--runs", bench_opts.runs, "Timed calls")->capture_default_str()->check(CLI::Range(1, 1000000));
   bench->add_option("--warmup", bench_opts.warmup, "Untimed calls first")->capture_default_str()->check(CLI::Range(0, 1000000));
   bench->add_option("--size", bench_opts.size, "Synthetic input size WxH")->capture_default_str();
+  bench->add_option("--images", bench_opts.images,
+                    "Images per sampler call (DifFSS generates 4 per support in one call)")
+      ->capture_default_str()->check(CLI::Range(1, 1024));
   auto* shots_opt = bench->add_option("--shots", bench_opts.shots, "Supports per call (segmenters)")
                         ->capture_default_str()->check(CLI::Range(1, 1000));
   bench->add_option("--param", bench_opts.params, "Plugin parameter NAME=VALUE (repeatable; overrides the pipeline's)");

@@ -83,10 +83,11 @@ TEST_CASE("bench ID times any plugin through the ABI and prints latency, calls/s
   CHECK_THAT(c.output, Catch::Matches("(.|\n)*peak RSS  [0-9.]+ MiB(.|\n)*"));
 
   // A sampler and a segmenter (with K supports) the same way; defaults are marked as such.
-  Exec s = run_host(plugin_arg() + "bench org.difss.test.noise-sampler --runs 2 --warmup 0 --size 32x32");
+  Exec s = run_host(plugin_arg() + "bench org.difss.test.noise-sampler --runs 2 --warmup 0 --size 32x32 --images 4");
   INFO(s.output);
   CHECK(s.code == 0);
   CHECK_THAT(s.output, Catch::Contains("steps = 3 (default)") && Catch::Contains("2 timed after 0 warm-up"));
+  CHECK_THAT(s.output, Catch::Contains("4 image(s) per call"));
   Exec g = run_host(plugin_arg() + "bench org.difss.test.color-segmenter --runs 2 --shots 3 --size 40x40");
   INFO(g.output);
   CHECK(g.code == 0);
