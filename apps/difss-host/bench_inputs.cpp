@@ -54,7 +54,7 @@ BenchInputs synthetic_inputs(difss_kind kind, cv::Size size, int shots) {
   }
   std::string what = "synthetic " + std::to_string(size.width) + "x" + std::to_string(size.height);
   if (kind == DIFSS_KIND_CONDITION) what += " RGB image + blob mask";
-  else if (kind == DIFSS_KIND_SAMPLER) what += " control map (blob mask), 1 image per call, prompt \"a photo of object\"";
+  else if (kind == DIFSS_KIND_SAMPLER) what += " control map (blob mask), prompt \"a photo of object\"";
   else what += " query + " + std::to_string(shots) + " support(s) with blob masks";
   return {{in}, what};
 }
