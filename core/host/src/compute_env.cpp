@@ -59,19 +59,24 @@ void reexec_for_better_blas(char** argv) {
   unsetenv(kReexecMark);
 }
 
-std::string compute_environment_line() {
-  const sdk::CpuFeatures& cpu = sdk::cpu_features();
-  const BlasInfo b = inspect_blas(cpu);
+namespace {
+std::string describe(const sdk::CpuFeatures& cpu, const BlasInfo& b) {
   std::string blas = b.config.empty() ? std::string("not OpenBLAS") : "OpenBLAS, " + b.core + " kernels";
   if (const char* forced = std::getenv("OPENBLAS_CORETYPE"))
     blas += std::string(" (OPENBLAS_CORETYPE=") + forced + ")";
   return cpu.summary() + "; BLAS: " + blas;
 }
+}  // namespace
+
+std::string compute_environment_line() {
+  const sdk::CpuFeatures& cpu = sdk::cpu_features();
+  return describe(cpu, inspect_blas(cpu));
+}
 
 void log_compute_environment() {
   const sdk::CpuFeatures& cpu = sdk::cpu_features();
   const BlasInfo b = inspect_blas(cpu);
-  logger()->debug("compute: {}", compute_environment_line());
+  logger()->debug("compute: {}", describe(cpu, b));
   const char* before = std::getenv(kReexecMark);
   if (before && !b.core.empty() && b.core != before) {
     logger()->info("OpenBLAS chose its {} kernels for this CPU ({}); using {} instead "

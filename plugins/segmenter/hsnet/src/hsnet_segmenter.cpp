@@ -72,9 +72,7 @@ sdk::Descriptor HSNetSegmenter::describe() {
                               "Optional torchvision-layout backbone weights; replace the checkpoint's backbone."));
   d.param(sdk::ParamDef::integer("image_size", 400, 64, 2048,
                                  "Side of the square model input (HSNet: 400); must keep the pyramid aligned."));
-  d.param(sdk::ParamDef::enumeration("device", {"cpu", "cuda"}, "cpu", "Where the model runs."));
-  d.param(sdk::ParamDef::enumeration("precision", {"fp32", "bf16", "fp16"}, "fp32",
-                                     "Compute precision (fp16 needs cuda)."));
+  fss::declare_device_params(d);
   fss::declare_aux_weight(d, "HSNet's K-shot vote");
   fss::declare_test_weights_and_ports(d, "Foreground probability (1 shot) or vote fraction (K shots), query size.",
                                       "Foreground mask, query size.");

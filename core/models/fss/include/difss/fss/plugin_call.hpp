@@ -17,6 +17,13 @@
 
 namespace difss::fss {
 
+// Declares the 'device' and 'precision' parameters that device_and_precision reads.
+inline void declare_device_params(sdk::Descriptor& d) {
+  d.param(sdk::ParamDef::enumeration("device", {"cpu", "cuda"}, "cpu", "Where the model runs."));
+  d.param(sdk::ParamDef::enumeration("precision", {"fp32", "bf16", "fp16"}, "fp32",
+                                     "Compute precision (fp16 needs cuda)."));
+}
+
 // The 'device' ("cpu" | "cuda") and 'precision' ("fp32" | "bf16" | "fp16") parameters of a
 // segmenter plugin. DIFSS_ERR_UNSUPPORTED for cuda without a CUDA device, fp16 on the CPU. With a
 // host, warns when bf16 on this CPU is emulated (far slower than fp32).

@@ -16,12 +16,6 @@
 
 namespace difss::fss {
 
-inline void declare_device_params(sdk::Descriptor& d) {
-  d.param(sdk::ParamDef::enumeration("device", {"cpu", "cuda"}, "cpu", "Where the model runs."));
-  d.param(sdk::ParamDef::enumeration("precision", {"fp32", "bf16", "fp16"}, "fp32",
-                                     "Compute precision (fp16 needs cuda)."));
-}
-
 inline void declare_compute_params(sdk::Descriptor& d) {
   declare_device_params(d);
   d.param(sdk::ParamDef::boolean("test_weights", false,
