@@ -26,6 +26,22 @@ void require_shots(const std::vector<Shot>& shots, int64_t k, const char* model)
                                 "): its K-shot reweighting (kshot_rw) was trained for " + std::to_string(k));
 }
 
+// The K supports as the PSPNet-family forwards take them: images [1, K, 3, S, S] and masks
+// [1, K, S, S], each shot prepared by the model's own resize rule.
+struct Supports {
+  at::Tensor images, masks;
+};
+template <class PrepImage, class PrepMask>
+Supports stack_supports(const std::vector<Shot>& shots, PrepImage prep_image, PrepMask prep_mask,
+                        at::Device device, at::ScalarType dtype) {
+  std::vector<at::Tensor> imgs, masks;
+  for (const auto& s : shots) {
+    imgs.push_back(prep_image(s.image));
+    masks.push_back(prep_mask(s.mask));
+  }
+  return {at::cat(imgs).unsqueeze(0).to(device, dtype), at::cat(masks).unsqueeze(0).to(device, dtype)};
+}
+
 }  // namespace
 
 BAMEngine::BAMEngine(std::unique_ptr<BAM> net, int64_t size, at::Device device, at::ScalarType dtype)
@@ -39,14 +55,10 @@ Segmentation BAMEngine::segment_at(const at::Tensor& query, const std::vector<Sh
   require_shots(shots, net_->shots(), "BAM");
   c10::InferenceMode guard;
   at::Tensor q = letterbox_image(query, size_).to(device_, dtype_);
-  std::vector<at::Tensor> imgs, masks;
-  for (const auto& s : shots) {
-    imgs.push_back(letterbox_image(s.image, size_));
-    masks.push_back(letterbox_mask(s.mask, size_));
-  }
-  at::Tensor sx = at::cat(imgs).unsqueeze(0).to(device_, dtype_);
-  at::Tensor sy = at::cat(masks).unsqueeze(0).to(device_, dtype_);
-  at::Tensor out = net_->forward(q, sx, sy).final_out;
+  const Supports sup = stack_supports(
+      shots, [&](const at::Tensor& im) { return letterbox_image(im, size_); },
+      [&](const at::Tensor& m) { return letterbox_mask(m, size_); }, device_, dtype_);
+  at::Tensor out = net_->forward(q, sup.images, sup.masks).final_out;
   if (out_h != size_ || out_w != size_) out = letterbox_to_original(out.to(at::kFloat), out_h, out_w);
   return two_class_output(out);
 }
@@ -71,14 +83,10 @@ Segmentation HDMNetEngine::segment_at(const at::Tensor& query, const std::vector
   require_shots(shots, net_->shots(), "HDMNet");
   c10::InferenceMode guard;
   at::Tensor q = stretch_image(query, size_, size_).to(device_, dtype_);
-  std::vector<at::Tensor> imgs, masks;
-  for (const auto& s : shots) {
-    imgs.push_back(stretch_image(s.image, size_, size_));
-    masks.push_back(stretch_mask(s.mask, size_, size_));
-  }
-  at::Tensor sx = at::cat(imgs).unsqueeze(0).to(device_, dtype_);
-  at::Tensor sy = at::cat(masks).unsqueeze(0).to(device_, dtype_);
-  at::Tensor out = net_->forward(q, sx, sy).final_out;
+  const Supports sup = stack_supports(
+      shots, [&](const at::Tensor& im) { return stretch_image(im, size_, size_); },
+      [&](const at::Tensor& m) { return stretch_mask(m, size_, size_); }, device_, dtype_);
+  at::Tensor out = net_->forward(q, sup.images, sup.masks).final_out;
   if (out_h != size_ || out_w != size_) out = resize_bilinear_ac(out.to(at::kFloat), out_h, out_w);
   return two_class_output(out);
 }
