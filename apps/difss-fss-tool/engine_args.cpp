@@ -1,5 +1,7 @@
 #include "engine_args.hpp"
 
+#include <difss/fss/pspnet_engines.hpp>
+
 #include <set>
 #include <stdexcept>
 
@@ -99,7 +101,19 @@ std::unique_ptr<SegmenterEngine> engine_from_args(const std::string& kind, const
     c.options.refine = int(to_int("refine", get("refine", "0")));
     return make_prototype_engine(c);
   }
-  throw std::invalid_argument("unknown segmenter '" + kind + "' (expected hsnet or prototype)");
+  if (kind == "bam" || kind == "hdmnet") {
+    check_keys(kv, {"checkpoint", "image_size", "shots", "classes", "kshot_trans_dim", "test_weights"}, kind);
+    BAMConfig c;
+    c.checkpoint = get("checkpoint", "");
+    c.image_size = to_int("image_size", get("image_size", "473"));
+    c.shots = to_int("shots", get("shots", "1"));
+    c.classes = to_int("classes", get("classes", "16"));
+    c.kshot_trans_dim = to_int("kshot_trans_dim", get("kshot_trans_dim", "2"));
+    c.test_weights = to_bool("test_weights", get("test_weights", "false"));
+    if (kind == "bam") return make_bam_engine(c);
+    return make_hdmnet_engine(c);
+  }
+  throw std::invalid_argument("unknown segmenter '" + kind + "' (expected hsnet, prototype, bam or hdmnet)");
 }
 
 }  // namespace difss::fss

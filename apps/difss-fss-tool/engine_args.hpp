@@ -10,10 +10,11 @@
 
 namespace difss::fss {
 
-// kind: "hsnet" or "prototype". Keys (as the plugins' parameters):
+// kind: "hsnet", "prototype", "bam" or "hdmnet". Keys (as the plugins' parameters):
 //   hsnet:     backbone, checkpoint, backbone_weights, image_size, test_weights
 //   prototype: backbone, model, layers, image_size, matching, fusion, rule, threshold,
 //              temperature, test_weights
+//   bam, hdmnet: checkpoint, image_size, shots, classes, kshot_trans_dim, test_weights
 std::unique_ptr<SegmenterEngine> engine_from_args(const std::string& kind,
                                                   const std::map<std::string, std::string>& kv);
 

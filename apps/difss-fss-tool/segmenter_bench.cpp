@@ -3,6 +3,8 @@
 
 #include "engine_args.hpp"
 
+#include <difss/profile/op_profile.hpp>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <CLI/CLI.hpp>
@@ -63,15 +65,17 @@ int run_segmenter_bench(int argc, char** argv) {
   std::vector<int> shots{1, 5};
   std::string onnx = default_onnx(), mbv2_layers, r50_layers = "layer2,layer3";
   int64_t mbv2_size = 0, r50_size = 0;
+  bool profile = false;
   app.add_option("--threads", threads, "intra-op threads (0 = LibTorch's default)");
   app.add_option("--episodes", episodes, "timed episodes per configuration (after one warm-up)")->capture_default_str();
-  app.add_option("--config", configs, "hsnet-r50 | proto-mbv2 | proto-r50")->capture_default_str();
+  app.add_option("--config", configs, "hsnet-r50 | proto-mbv2 | proto-r50 | bam | hdmnet (BAM/HDMNet at 473, random weights, K-shot models)")->capture_default_str();
   app.add_option("--shots", shots, "shot counts")->capture_default_str();
   app.add_option("--onnx", onnx, "MobileNetV2 ONNX file")->capture_default_str();
   app.add_option("--mbv2-layers", mbv2_layers, "layers of the ONNX model (default: the plugin's)");
   app.add_option("--mbv2-size", mbv2_size, "input size for the ONNX model (default: the plugin's)");
   app.add_option("--r50-layers", r50_layers, "ResNet-50 layers")->capture_default_str();
   app.add_option("--r50-size", r50_size, "input size for ResNet-50 (default: the plugin's)");
+  app.add_flag("--profile", profile, "print where each configuration's time goes, per ATen operator (timed episodes, calling thread)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -101,6 +105,8 @@ int run_segmenter_bench(int argc, char** argv) {
         } else if (cfg == "proto-r50") {
           engine = engine_from_args("prototype", {{"backbone", "resnet50"}, {"test_weights", "true"}, {"layers", r50_layers},
                                                   {"image_size", std::to_string(r50_size ? r50_size : kDefaultPrototypeSize)}});
+        } else if (cfg == "bam" || cfg == "hdmnet") {
+          engine = engine_from_args(cfg, {{"test_weights", "true"}, {"shots", std::to_string(K)}});
         } else {
           throw std::invalid_argument("unknown config '" + cfg + "'");
         }
@@ -108,6 +114,8 @@ int run_segmenter_bench(int argc, char** argv) {
         std::vector<Shot> sup;
         for (int k = 1; k <= K; ++k) sup.push_back(synthetic_shot(480, 640, k));
         engine->segment(q.image, sup);  // warm-up
+        std::unique_ptr<OpProfile> ops;
+        if (profile) ops = std::make_unique<OpProfile>();
         const auto t0 = std::chrono::steady_clock::now();
         const double c0 = cpu_seconds();
         for (int e = 0; e < episodes; ++e) engine->segment(q.image, sup);
@@ -115,6 +123,7 @@ int run_segmenter_bench(int argc, char** argv) {
         const double cpu = (cpu_seconds() - c0) / episodes;
         std::printf("%-12s %5d %10.3f %12.1f %16.2f %14.1f\n", cfg.c_str(), K, episodes / s, 1000 * s / episodes, cpu,
                     status_kb("VmHWM") / 1024.0);
+        if (ops) std::printf("%s\n", ops->table(s).c_str());
         std::fflush(stdout);
       } catch (const std::exception& e) {
         std::fprintf(stderr, "%s, %d shots: %s\n", cfg.c_str(), K, e.what());

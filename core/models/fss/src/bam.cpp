@@ -107,7 +107,8 @@ BAMOutput BAM::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Ten
     throw std::invalid_argument("BAM: the query, supports and masks must share one square size");
 
   // Query and supports through layer0..layer3 in one batch: rows [0, B) query, then B*K supports.
-  at::Tensor all = at::cat({x, s_x.reshape({B * K, 3, S, S})});
+  // Channels-last activations for oneDNN (see move_to_inference_layout).
+  at::Tensor all = at::cat({x, s_x.reshape({B * K, 3, S, S})}).contiguous(at::MemoryFormat::ChannelsLast);
   at::Tensor f2 = trunk_.layer(2, trunk_.layer(1, trunk_.layer0(all)));
   at::Tensor f3 = trunk_.layer(3, f2);
   const int64_t s = f3.size(2);
@@ -188,7 +189,8 @@ std::vector<NamedTensor> BAM::named_tensors() {
 }
 
 void BAM::to(at::Device device, at::ScalarType dtype) {
-  for (const auto& nt : named_tensors()) *nt.tensor = nt.tensor->to(device, dtype);
+  move_to_inference_layout(named_tensors(), device, dtype);
+  trunk_.fold_batchnorm();
 }
 
 }  // namespace difss::fss

@@ -145,10 +145,7 @@ std::vector<std::string> CyCTR::training_only_prefixes() {
 }
 
 void CyCTR::to(at::Device device, at::ScalarType dtype) {
-  for (const auto& nt : named_tensors()) {
-    *nt.tensor = nt.tensor->to(device, dtype);
-    if (nt.tensor->dim() == 4) *nt.tensor = nt.tensor->contiguous(at::MemoryFormat::ChannelsLast);  // conv weights
-  }
+  move_to_inference_layout(named_tensors(), device, dtype);
   backbone_.fold_batchnorm();
 }
 

@@ -227,7 +227,9 @@ HDMNetOutput HDMNet::forward(const at::Tensor& x, const at::Tensor& s_x, const a
   at::Tensor mask = s_y.reshape({B * K, 1, s_y.size(2), s_y.size(3)}).eq(1).to(x.scalar_type());
   // extract_feats(s_x, mask): the support image masked (nearest resize to the image: identity here).
   at::Tensor sx = s_x.reshape({B * K, 3, s_x.size(3), s_x.size(4)}) * at::upsample_nearest2d(mask, {s_x.size(3), s_x.size(4)});
-  at::Tensor f2 = trunk_.layer(2, trunk_.layer(1, trunk_.layer0(at::cat({x, sx}))));
+  // Channels-last activations for oneDNN (see move_to_inference_layout).
+  at::Tensor all = at::cat({x, sx}).contiguous(at::MemoryFormat::ChannelsLast);
+  at::Tensor f2 = trunk_.layer(2, trunk_.layer(1, trunk_.layer0(all)));
   at::Tensor f3 = trunk_.layer(3, f2);
   at::Tensor f4 = trunk_.layer(4, f3);
   at::Tensor f5 = trunk_.cls_features(f4, /*relu=*/false);
@@ -283,7 +285,8 @@ std::vector<NamedTensor> HDMNet::named_tensors() {
 }
 
 void HDMNet::to(at::Device device, at::ScalarType dtype) {
-  for (const auto& nt : named_tensors()) *nt.tensor = nt.tensor->to(device, dtype);
+  move_to_inference_layout(named_tensors(), device, dtype);
+  trunk_.fold_batchnorm();
 }
 
 }  // namespace difss::fss

@@ -2,6 +2,7 @@
 #include <difss/fss/layers.hpp>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 namespace difss::fss {
 
@@ -12,7 +13,19 @@ Conv2d::Conv2d(int64_t in, int64_t out, int64_t kernel, bool with_bias, const at
 }
 
 at::Tensor Conv2d::operator()(const at::Tensor& x) const {
+  if (packed.defined() && !at::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == weight.scalar_type())
+    return at::mkldnn_convolution(x, packed, bias, {padding, padding}, {stride, stride}, {dilation, dilation}, 1);
   return at::conv2d(x, weight, bias, {stride, stride}, {padding, padding}, {dilation, dilation});
+}
+
+bool Conv2d::pack() {
+  packed = at::Tensor();
+  if (!at::hasMKLDNN() || !weight.defined() || !weight.device().is_cpu() ||
+      (weight.scalar_type() != at::kFloat && weight.scalar_type() != at::kBFloat16))
+    return false;
+  packed = at::mkldnn_reorder_conv2d_weight(weight.contiguous().to_mkldnn(), {padding, padding}, {stride, stride},
+                                            {dilation, dilation}, 1);
+  return true;
 }
 
 void Conv2d::collect(std::vector<NamedTensor>& out, const std::string& p) {
@@ -51,6 +64,8 @@ Bottleneck Bottleneck::folded() const {
   f.has_downsample = has_downsample;
   if (has_downsample) f.downsample = fold_batchnorm(downsample, downsample_bn);
   f.bn_folded = true;
+  f.conv1.pack(), f.conv2.pack(), f.conv3.pack();
+  if (has_downsample) f.downsample.pack();
   return f;
 }
 

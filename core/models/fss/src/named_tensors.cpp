@@ -42,6 +42,13 @@ uint32_t lowbias32(uint32_t x) {
   return x;
 }
 
+void move_to_inference_layout(const std::vector<NamedTensor>& model, at::Device device, at::ScalarType dtype) {
+  for (const auto& nt : model) {
+    *nt.tensor = nt.tensor->to(device, dtype);
+    if (nt.tensor->dim() == 4) *nt.tensor = nt.tensor->contiguous(at::MemoryFormat::ChannelsLast);
+  }
+}
+
 std::map<std::string, std::vector<int64_t>> shapes_of(const std::vector<NamedTensor>& model) {
   std::map<std::string, std::vector<int64_t>> out;
   for (const auto& nt : model) out[nt.name] = nt.tensor->sizes().vec();

@@ -57,7 +57,10 @@ at::Tensor DeepStemResNet::layer(int index, const at::Tensor& x) const {
 }
 
 void DeepStemResNet::fold_batchnorm() {
-  for (int i = 0; i < 3; ++i) folded_stem_[i] = fss::fold_batchnorm(stem_conv_[i], stem_bn_[i]);
+  for (int i = 0; i < 3; ++i) {
+    folded_stem_[i] = fss::fold_batchnorm(stem_conv_[i], stem_bn_[i]);
+    folded_stem_[i].pack();
+  }
   for (size_t s = 0; s < 4; ++s) {
     folded_stages_[s].clear();
     for (const Bottleneck& b : stages_[s]) folded_stages_[s].push_back(b.folded());

@@ -39,12 +39,14 @@ void compare(const std::string& what, const at::Tensor& ours, const at::Tensor& 
   test::compare_parity("BAM", what, ours, ref, tol, worst);
 }
 
-void check_parity(int64_t K) {
+void check_parity(int64_t K, bool as_engine) {
   c10::InferenceMode guard;
   const int64_t S = 97;
   weights::StateDict ref = weights::load_safetensors(data_dir() / ("bam_parity_S97_K" + std::to_string(K) + ".safetensors"));
   fss::BAM net(K);
   fss::deterministic_init(net.named_tensors());
+  // as_engine: as the engines run it (channels-last weights, BatchNorms folded, oneDNN-packed).
+  if (as_engine) net.to(at::kCPU, at::kFloat);
   // Square test images need no resize: only BAM's normalisation applies.
   at::Tensor q = fss::stretch_image(test::test_image(S, 0), S, S);
   std::vector<at::Tensor> imgs, masks;
@@ -74,7 +76,7 @@ void check_parity(int64_t K) {
   compare("whole forward: final_out", out.final_out[0], ref.at("final_out"), 1e-4, &worst);
   const at::Tensor r = ref.at("final_out");
   const double disagree = out.final_out[0].argmax(0).ne(r.argmax(0)).to(at::kFloat).mean().item<double>();
-  WARN("BAM parity " << K << "-shot: worst relative diff " << worst << ", argmax disagreement " << disagree);
+  WARN("BAM parity " << K << "-shot" << (as_engine ? " (engine layout)" : "") << ": worst relative diff " << worst << ", argmax disagreement " << disagree);
   CHECK(disagree <= 1e-3);
   if (K > 1) {  // the weights are a softmax over the shots, in shot order
     CHECK(t.weight_soft.sum().item<double>() == Approx(1.0));
@@ -85,11 +87,17 @@ void check_parity(int64_t K) {
 }  // namespace
 
 TEST_CASE("BAM matches the official implementation, 1 shot (97x97, random weights)", "[bam][parity][slow]") {
-  check_parity(1);
+  for (bool as_engine : {false, true}) {
+    INFO("as the engine runs it: " << as_engine);
+    check_parity(1, as_engine);
+  }
 }
 
 TEST_CASE("BAM matches the official implementation, 5 shots with kshot_rw (97x97)", "[bam][parity][slow]") {
-  check_parity(5);
+  for (bool as_engine : {false, true}) {
+    INFO("as the engine runs it: " << as_engine);
+    check_parity(5, as_engine);
+  }
 }
 
 TEST_CASE("BAM's full-size parameter table equals the official state dict (no allocation)", "[bam][keys]") {

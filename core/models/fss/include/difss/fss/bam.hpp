@@ -92,6 +92,8 @@ class BAM {
 
   // The official state dict's keys (no "module."; num_batches_tracked excluded).
   std::vector<NamedTensor> named_tensors();
+  // Moves the weights, stores conv weights channels-last and folds the trunk's BatchNorms for
+  // inference (the engines call it after loading; call it again after changing the weights).
   void to(at::Device device, at::ScalarType dtype);
 
  private:

@@ -118,6 +118,8 @@ class HDMNet {
                        HDMNetTrace* trace = nullptr) const;
   int64_t shots() const { return shots_; }
   std::vector<NamedTensor> named_tensors();  // the official state dict keys (no "module.")
+  // Moves the weights, stores conv weights channels-last and folds the trunk's BatchNorms for
+  // inference (the engines call it after loading; call it again after changing the weights).
   void to(at::Device device, at::ScalarType dtype);
 
  private:

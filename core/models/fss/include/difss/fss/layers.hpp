@@ -16,11 +16,16 @@ namespace difss::fss {
 struct Conv2d {
   at::Tensor weight, bias;
   int64_t stride = 1, padding = 0, dilation = 1;
+  at::Tensor packed;  // `weight` reordered once for oneDNN (pack()); used when no gradient is recorded
   Conv2d() = default;
   // Zero weights (allocated with `options`: at::kMeta for shape-only models).
   Conv2d(int64_t in, int64_t out, int64_t kernel, bool with_bias, const at::TensorOptions& options,
          int64_t stride = 1, int64_t padding = 0, int64_t dilation = 1);
   at::Tensor operator()(const at::Tensor& x) const;
+  // Reorders `weight` once into oneDNN's blocked layout, so that inference calls skip the per-call
+  // weight reorder (float32/bfloat16 CPU weights, oneDNN available; false otherwise). Call again
+  // after changing `weight`.
+  bool pack();
   void collect(std::vector<NamedTensor>& out, const std::string& prefix);  // prefix.weight [, prefix.bias]
 };
 

@@ -36,6 +36,11 @@ class ShapesOnly {
 // float32 on the CPU, or on the meta device while a ShapesOnly is alive.
 at::TensorOptions weight_options();
 
+// Moves every tensor to `device` / `dtype` and stores 4-D ones (convolution weights) channels-last:
+// with channels-last activations oneDNN's convolutions then skip their layout reorders (about
+// 1.5x faster on the CPU); the values are unchanged.
+void move_to_inference_layout(const std::vector<NamedTensor>& model, at::Device device, at::ScalarType dtype);
+
 // Name -> shape of a model's tensors (for key-layout tests and error messages).
 std::map<std::string, std::vector<int64_t>> shapes_of(const std::vector<NamedTensor>& model);
 

@@ -61,6 +61,9 @@ class PSPNetTrunk {
   std::vector<NamedTensor> named_tensors(const PSPNetNames& names);
   std::vector<NamedTensor> backbone_tensors();
   void to(at::Device device, at::ScalarType dtype);
+  // From now on the backbone runs with its BatchNorms folded into its convs
+  // (DeepStemResNet::fold_batchnorm); call again after loading or converting the weights.
+  void fold_batchnorm() { body_.fold_batchnorm(); }
 
  private:
   int64_t classes_;
