@@ -27,22 +27,10 @@ PSPNetTrunk::PSPNetTrunk(int64_t classes, std::array<int, 4> blocks, at::Device 
   classifier_ = Conv2d(512, classes, 1, true, o);
 }
 
-namespace {
-// On the CPU the backbone runs image by image: one image's activations stay in cache far better
-// than a batch's (oneDNN at batch 6 ran 1.3x slower per image than image by image at 473x473,
-// 5-shot BAM); other devices take the batch at once.
-template <class F>
-at::Tensor by_image_on_cpu(const at::Tensor& x, F f) {
-  if (!x.device().is_cpu() || x.size(0) == 1) return f(x);
-  std::vector<at::Tensor> parts;
-  for (int64_t i = 0; i < x.size(0); ++i) parts.push_back(f(x.narrow(0, i, 1)));
-  return at::cat(parts);
-}
-}  // namespace
 
-at::Tensor PSPNetTrunk::layer0(const at::Tensor& x) const { return by_image_on_cpu(x, [&](const at::Tensor& t) { return body_.stem(t); }); }
+at::Tensor PSPNetTrunk::layer0(const at::Tensor& x) const { return body_.stem(x); }
 
-at::Tensor PSPNetTrunk::layer(int index, const at::Tensor& x) const { return by_image_on_cpu(x, [&](const at::Tensor& t) { return body_.layer(index, t); }); }
+at::Tensor PSPNetTrunk::layer(int index, const at::Tensor& x) const { return body_.layer(index, x); }
 
 namespace {
 
