@@ -521,6 +521,7 @@ TEST_CASE("protocols bam, hdmnet, cyctr on coco20i (use_split_coco): the officia
   Exec r = run_host(plugins() + "--pipeline " + bad.string());
   CHECK(r.code == 2);
   CHECK_THAT(r.output, Catch::Contains("data_list_0.txt") && Catch::Contains("line 1"));
+  CHECK_THAT(r.output, Catch::Contains("label 255 is scored as background"));  // no ignore_255 = 1: said
   fs::remove(tmp.path / "lists/sub_class_file_list_0.txt");
   r = run_host(plugins() + "--pipeline " + bad.string());
   CHECK(r.code == 2);

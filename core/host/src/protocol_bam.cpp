@@ -14,6 +14,7 @@
 #include <map>
 
 #include "difss/core/errors.hpp"
+#include "difss/core/log.hpp"
 #include "difss/core/protocol.hpp"
 
 namespace difss {
@@ -81,6 +82,13 @@ data::BamLists bam_lists(const Pipeline& p, const data::Dataset& ds, const Sampl
     throw ConfigError(where + ": [evaluation] protocol \"" + name + "\" needs protocol_lists = the folder of BAM's lists/" +
                       bench + "/fss_list/val (data_list_<fold>.txt, sub_class_file_list_<fold>.txt; cyctr: CyCTR's "
                       "voc_val_list_split<fold>.pth written in that form, docs/PROTOCOLS.md): the episodes follow their order");
+  if (bench == "coco") {
+    const auto opt = p.dataset.options.find("ignore_255");
+    if (opt == p.dataset.options.end() || (opt->is_string() ? opt->get<std::string>() : opt->dump()) != "1")
+      logger()->warn("[evaluation] protocol \"{}\" on coco20i: label 255 is scored as background; the official "
+                     "loaders ignore it (set [dataset] options = {{ ignore_255 = 1 }}, docs/PROTOCOLS.md)",
+                     name);
+  }
   const std::filesystem::path dir = p.evaluation.protocol_lists;
   const std::string fold = std::to_string(p.dataset.fold);
   data::BamLists lists;
