@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -511,6 +512,27 @@ TEST_CASE("protocols bam, hdmnet, cyctr on coco20i (use_split_coco): the officia
     CHECK(res["protocol"]["seeds"] == json::array({321}));
     CHECK(res["protocol"]["workers"] == 16);
     CHECK(res["protocol"]["input_size"] == 473);
+    // CyCTR's own COCO lists name val2017 images by their id (val2017/000000196185.jpg): the same
+    // lists spelt so give the same episodes on coco20i's COCO_val2014_<id> samples.
+    for (const char* file : {"data_list_0.txt", "sub_class_file_list_0.txt"}) {
+      std::ifstream in(coco_ref_dir() / file);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (const std::string from : {"../data/MSCOCO2014/val2014/COCO_val2014_",
+                                     "../data/MSCOCO2014/annotations/val2014/COCO_val2014_"})
+        for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at))
+          text.replace(at, from.size(), from.find("annotations") == std::string::npos ? "val2017/" : "masks/");
+      tmp.write(std::string("cyctr-lists/") + file, text);
+    }
+    const fs::path ids = tmp.path / "cyctr-ids";
+    const auto p = tmp.write("cyctr-ids.toml", "[pipeline]\nthreads = 1\noutput = \"" + ids.string() +
+                                                   "\"\n[dataset]\nkind = \"coco20i\"\nroot = \"" + root.string() +
+                                                   "\"\nfold = 0\nepisodes = 40\noptions = { min_pixels = 1, ignore_255 = 1 }\n"
+                                                   "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n[evaluation]\n"
+                                                   "protocol = \"cyctr\"\nprotocol_lists = \"cyctr-lists\"\ngrids = 0\n");
+    const Exec r = run_host(plugins() + "--pipeline " + p.string());
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    check_coco_episodes(ids, 0, *run, 40);
   }
   // A list file that is missing, or malformed, is refused naming it.
   tmp.write("lists/data_list_0.txt", "only_one_field\n");
