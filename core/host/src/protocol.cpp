@@ -25,7 +25,7 @@ const char* const kDcamaSource =
     "common/logger.py AverageMeter as HSNet's (same episode sequences)";
 const char* const kBamSource =
     "chunbolang/BAM @ c0f935c: test.py (val_manual_seed 123, val_num 5, seeds np.random.randint(0, 1000, 5), "
-    "validate: 1000 episodes per seed, ori_resize), util/dataset.py SemData (val; COCO use_split_coco l.130-145), "
+    "validate: 1000 episodes per seed, ori_resize), util/dataset.py SemData (val; COCO use_split_coco l.129-145), "
     "config/pascal/*.yaml (workers 8, val_size 473, resized_val, ori_resize), config/coco/coco_split0_resnet50.yaml "
     "(use_split_coco True, workers 8, val_size 641)";
 const char* const kHdmnetSource =
@@ -37,7 +37,7 @@ const char* const kCyctrSource =
     "l.139-140 (val loader: 8 workers, no worker_init_fn), l.170-184 (test_num 1000, 20 passes, the "
     "(iter_num - 1) test: 1001 episodes), l.196-202 (ori_resize), l.214-246 (class_miou); util/dataset.py "
     "l.159-213 (SemData val: BAM's draws); config/pascal/pascal_split0_resnet50.yaml (manual_seed 123, "
-    "workers 8, val_size 473, resized_val, ori_resize); COCO: test.py l.171-172 (test_num 5000: 5001 episodes), "
+    "workers 8, val_size 473, resized_val, ori_resize); COCO: test.py l.170-176 (test_num 5000: 5001 episodes), "
     "config/coco/coco_split0_resnet50.yaml (manual_seed 321, workers 16, val_size 473, use_split_coco True)";
 const char* const kHsnetEpisodes = "1000 (PASCAL-5i, COCO-20i); 10 per class for FSS-1000 (2400 on its test split)";
 const char* const kHsnetIgnore = "label 255 (PASCAL boundaries) after the nearest resize";
@@ -107,7 +107,8 @@ const std::vector<ProtocolBundle>& protocol_bundles() {
        "label 255 (boundaries; padding ignored)",
        "per seed: mIoU over the fold's classes, FB-IoU of the summed counts; per-seed, mean and best", kHdmnetSource},
       {"cyctr", "bam", "1001 (test_num 1000 and test.py's (iter_num - 1) break test; coco20i: 5001), at most 20 "
-       "passes over the list; one evaluation seeded with manual_seed 123 (coco20i: 321)", 123, "label", 473, "label 255 (boundaries; padding ignored)",
+       "passes over the list; one evaluation seeded with manual_seed 123 (coco20i: 321)", 123, "label", 473,
+       "label 255 (boundaries; padding ignored)",
        "mIoU over the fold's classes (class_miou), FB-IoU of the summed counts", kCyctrSource},
   };
   return bundles;

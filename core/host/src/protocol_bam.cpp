@@ -121,17 +121,18 @@ std::vector<data::Episode> bam_episodes(const Pipeline& p, const data::Dataset& 
   const std::string bench = bam_benchmark(ds.kind());
   std::vector<data::Episode> out;
   try {
-    const data::BamFamilySettings s = bam_settings(p);
+    const data::BamFamilySettings cfg = bam_settings(p);
+    auto name_of = [&](const std::string& path) {  // BAM's image paths -> difss sample names
+      const data::Sample* smp = find_sample(samples, path, bench);
+      if (!smp) throw std::invalid_argument("the dataset has no sample of image '" + path + "'");
+      return smp->name;
+    };
     for (std::uint32_t seed : bam_seeds(p)) {
       const int shots = p.dataset.shots;
-      auto named = s.max_passes ? data::cyctr_test_episodes(lists, shots, seed, s.workers, p.dataset.episodes, s.test_num)
-                                : data::bam_test_episodes(lists, shots, seed, s.workers,
-                                                          p.dataset.episodes ? p.dataset.episodes : s.episodes);
-      auto name_of = [&](const std::string& path) {  // BAM's image paths -> difss sample names
-        const data::Sample* smp = find_sample(samples, path, bench);
-        if (!smp) throw std::invalid_argument("the dataset has no sample of image '" + path + "'");
-        return smp->name;
-      };
+      auto named = cfg.max_passes
+                       ? data::cyctr_test_episodes(lists, shots, seed, cfg.workers, p.dataset.episodes, cfg.test_num)
+                       : data::bam_test_episodes(lists, shots, seed, cfg.workers,
+                                                 p.dataset.episodes ? p.dataset.episodes : cfg.episodes);
       for (auto& e : named) {
         e.query = name_of(e.query);
         for (auto& s : e.supports) s = name_of(s);
