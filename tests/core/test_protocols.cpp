@@ -2,7 +2,8 @@
 // writes (episodes/NNNNNN.json) are HSNet test.py's, checked against the sequences dumped from the
 // official code (core/data/tests/data/hsnet_episodes) on dataset folders of tiny stand-in images
 // made here from HSNet's split lists; the resolved bundle in results.json; episodes_file; bam and
-// cyctr runs on BAM's stand-in lists against the sequences dumped from BAM's and CyCTR's code.
+// cyctr runs on BAM's stand-in lists against the sequences dumped from BAM's and CyCTR's code; bam,
+// hdmnet and cyctr on a coco20i stand-in against the sequences dumped from their COCO code paths.
 #include <difss/data/protocols.hpp>
 #include <difss/data/splits.hpp>
 
@@ -11,6 +12,8 @@
 
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <map>
 #include <set>
 
@@ -319,8 +322,12 @@ fs::path run_bam_family(TempDir& tmp, const fs::path& voc, const std::string& pr
   return out;
 }
 
-// The run's episodes first .. first + n - 1 are the dumped `run`'s first n (names as image ids).
-void check_episodes(const fs::path& out, std::size_t first, const json& run, std::size_t n) {
+std::string image_id(const json& path) { return fs::path(path.get<std::string>()).stem().string(); }
+
+// The run's episodes first .. first + n - 1 are the dumped `run`'s first n; `name_of` turns a
+// dumped query / support into the sample name difss writes (default: the image id).
+void check_episodes(const fs::path& out, std::size_t first, const json& run, std::size_t n,
+                    const std::function<std::string(const json&)>& name_of = image_id) {
   for (std::size_t i = 0; i < n; ++i) {
     char name[32];
     std::snprintf(name, sizeof name, "%06zu.json", first + i);
@@ -328,8 +335,8 @@ void check_episodes(const fs::path& out, std::size_t first, const json& run, std
     const json& e = run.at("first")[i];
     INFO("episode " << i);
     REQUIRE(rec["class_id"] == e[0]);
-    REQUIRE(rec["query"] == fs::path(e[1].get<std::string>()).stem().string());
-    REQUIRE(rec["supports"][0] == fs::path(e[2][0].get<std::string>()).stem().string());
+    REQUIRE(rec["query"] == name_of(e[1]));
+    REQUIRE(rec["supports"][0] == name_of(e[2][0]));
   }
 }
 
@@ -403,6 +410,144 @@ TEST_CASE("protocol cyctr: a PASCAL-5i run evaluates CyCTR's episodes (one seed,
   CHECK_THAT(res["protocol"]["source"].get<std::string>(), Catch::Contains("CyCTR-Pytorch @ 1a06183"));
   REQUIRE(res["per_seed"]["real_only"]["per_seed"].size() == 1);
   CHECK(res["per_seed"]["real_only"]["per_seed"][0]["episodes"] == 40);
+}
+
+namespace {
+
+fs::path coco_ref_dir() { return source_dir() / "core/data/tests/data/coco_bam_episodes"; }
+
+// A COCO 2014 folder (val2014/ + annotations/val2014/) of tiny images made from the COCO stand-in
+// labels (base classes and 255 included), under `tmp`.
+fs::path coco_standin(TempDir& tmp, const json& ref) {
+  const fs::path root = tmp.path / "COCO2014";
+  const auto jpeg = standin_jpeg();
+  for (const auto& [label, classes] : ref.at("labels").items()) {
+    const std::string id = fs::path(label).stem().string();
+    write_bytes(root / "val2014" / (id + ".jpg"), jpeg);
+    const auto cls = classes.get<std::vector<int>>();
+    write_bytes(root / "annotations/val2014" / (id + ".png"), label_png({cls.begin(), cls.end()}));
+  }
+  return root;
+}
+
+// Runs difss-host with `protocol` on the COCO stand-ins (coco20i fold 0, 1 shot, `episodes` per
+// seed) into tmp/<protocol>.
+fs::path run_coco_bam_family(TempDir& tmp, const fs::path& root, const std::string& protocol, int episodes) {
+  const fs::path out = tmp.path / protocol;
+  const auto p = tmp.write(protocol + "-coco.toml",
+                           "[pipeline]\nthreads = 1\noutput = \"" + out.string() + "\"\n[dataset]\nkind = \"coco20i\"\n"
+                           "root = \"" + root.string() + "\"\nfold = 0\nshots = 1\nepisodes = " + std::to_string(episodes) +
+                           "\noptions = { min_pixels = 1, ignore_255 = 1 }\n[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n"
+                           "[evaluation]\nprotocol = \"" + protocol + "\"\nprotocol_lists = \"" + coco_ref_dir().string() +
+                           "\"\ngrids = 0\n");
+  Exec r = run_host(plugins() + "--pipeline " + p.string());
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  return out;
+}
+
+// The run's episodes first .. first + n - 1 are the dumped run's first n ([class, query line,
+// [support lines]] of data_list_0.txt; difss names a coco20i sample val2014/<image stem>).
+void check_coco_episodes(const fs::path& out, std::size_t first, const json& run, std::size_t n) {
+  const auto list = difss::data::read_bam_data_list(coco_ref_dir() / "data_list_0.txt");
+  check_episodes(out, first, run, n, [&](const json& line) {
+    return "val2014/" + fs::path(list.at(line.get<std::size_t>()).first).stem().string();
+  });
+}
+
+const json* find_run(const json& ref, const std::string& protocol, std::uint32_t seed, int list_repeats = 1) {
+  for (const auto& r : ref.at("runs"))
+    if (r.at("protocol") == protocol && r.at("seed") == seed && r.at("shots") == 1 &&
+        r.at("list_repeats") == list_repeats && r.at("workers") != 0)
+      return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("protocols bam, hdmnet, cyctr on coco20i (use_split_coco): the official COCO episodes, seeds and sizes") {
+  // The sequences dumped from BAM's, HDMNet's and CyCTR's own SemData + DataLoader + validate()
+  // loops on the COCO stand-in list (core/data/tests/data/coco_bam_episodes/README.md).
+  const json ref = read(coco_ref_dir() / "coco_sequences.json");
+  TempDir tmp;
+  const fs::path root = coco_standin(tmp, ref);
+  {  // BAM: five seeds, 1000 episodes each (here a 40-episode prefix per seed), val_size 641
+    const fs::path out = run_coco_bam_family(tmp, root, "bam", 40);
+    const auto seeds = ref.at("seeds").get<std::vector<std::uint32_t>>();
+    for (std::size_t k = 0; k < 5; ++k) {
+      INFO("bam seed " << seeds[k]);
+      const json* run = find_run(ref, "bam", seeds[k]);
+      REQUIRE(run);
+      check_coco_episodes(out, k * 40, *run, 40);
+    }
+    CHECK_FALSE(fs::exists(out / "episodes/000200.json"));
+    const json res = read(out / "results.json");
+    CHECK(res["protocol"]["seeds"] == json::array({510, 365, 382, 322, 988}));
+    CHECK(res["protocol"]["input_size"] == 641);
+    CHECK(res["protocol"]["workers"] == 8);
+    CHECK(res["protocol"]["overridden"] == json::array());
+    CHECK(res["per_seed"]["real_only"]["per_seed"].size() == 5);
+  }
+  {  // HDMNet: ten seeds of 10000 episodes (a 30-episode prefix each), stretched to 633
+    const fs::path out = run_coco_bam_family(tmp, root, "hdmnet", 30);
+    const auto seeds = ref.at("seeds").get<std::vector<std::uint32_t>>();
+    for (std::size_t k : {std::size_t(0), std::size_t(9)}) {
+      INFO("hdmnet seed " << seeds[k]);
+      const json* run = find_run(ref, "hdmnet", seeds[k]);
+      REQUIRE(run);
+      CHECK(run->at("episodes") == 10000);
+      check_coco_episodes(out, k * 30, *run, 30);
+    }
+    const json res = read(out / "results.json");
+    CHECK(res["protocol"]["seeds"].size() == 10);
+    CHECK(res["protocol"]["input_size"] == 633);
+    CHECK(res["protocol"]["episodes_per_seed"] == 30);
+  }
+  {  // CyCTR: one evaluation seeded 321, 16 workers, 5001 episodes at most (here 40)
+    const fs::path out = run_coco_bam_family(tmp, root, "cyctr", 40);
+    const json* run = find_run(ref, "cyctr", 321);
+    REQUIRE(run);
+    check_coco_episodes(out, 0, *run, 40);
+    const json res = read(out / "results.json");
+    CHECK(res["protocol"]["seeds"] == json::array({321}));
+    CHECK(res["protocol"]["workers"] == 16);
+    CHECK(res["protocol"]["input_size"] == 473);
+    // CyCTR's own COCO lists name val2017 images by their id (val2017/000000196185.jpg): the same
+    // lists spelt so give the same episodes on coco20i's COCO_val2014_<id> samples.
+    for (const char* file : {"data_list_0.txt", "sub_class_file_list_0.txt"}) {
+      std::ifstream in(coco_ref_dir() / file);
+      std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (const std::string from : {"../data/MSCOCO2014/val2014/COCO_val2014_",
+                                     "../data/MSCOCO2014/annotations/val2014/COCO_val2014_"})
+        for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at))
+          text.replace(at, from.size(), from.find("annotations") == std::string::npos ? "val2017/" : "masks/");
+      tmp.write(std::string("cyctr-lists/") + file, text);
+    }
+    const fs::path ids = tmp.path / "cyctr-ids";
+    const auto p = tmp.write("cyctr-ids.toml", "[pipeline]\nthreads = 1\noutput = \"" + ids.string() +
+                                                   "\"\n[dataset]\nkind = \"coco20i\"\nroot = \"" + root.string() +
+                                                   "\"\nfold = 0\nepisodes = 40\noptions = { min_pixels = 1, ignore_255 = 1 }\n"
+                                                   "[segmenter]\nplugin = \"org.difss.test.color-segmenter\"\n[evaluation]\n"
+                                                   "protocol = \"cyctr\"\nprotocol_lists = \"cyctr-lists\"\ngrids = 0\n");
+    const Exec r = run_host(plugins() + "--pipeline " + p.string());
+    INFO(r.output);
+    REQUIRE(r.code == 0);
+    check_coco_episodes(ids, 0, *run, 40);
+  }
+  // A list file that is missing, or malformed, is refused naming it.
+  tmp.write("lists/data_list_0.txt", "only_one_field\n");
+  tmp.write("lists/sub_class_file_list_0.txt", "{1: [['a.jpg', 'a.png']]}");
+  auto bad = tmp.write("bad.toml", "[pipeline]\noutput = \"" + (tmp.path / "bad").string() + "\"\n[dataset]\nkind = \"coco20i\"\n"
+                       "root = \"" + root.string() + "\"\noptions = { min_pixels = 1 }\n[segmenter]\nplugin = "
+                       "\"org.difss.test.color-segmenter\"\n[evaluation]\nprotocol = \"bam\"\nprotocol_lists = \"lists\"\n");
+  Exec r = run_host(plugins() + "--pipeline " + bad.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains("data_list_0.txt") && Catch::Contains("line 1"));
+  CHECK_THAT(r.output, Catch::Contains("label 255 is scored as background"));  // no ignore_255 = 1: said
+  fs::remove(tmp.path / "lists/sub_class_file_list_0.txt");
+  r = run_host(plugins() + "--pipeline " + bad.string());
+  CHECK(r.code == 2);
+  CHECK_THAT(r.output, Catch::Contains("sub_class_file_list_0.txt") && Catch::Contains("cannot be read"));
 }
 
 TEST_CASE("official_bugs: a COCO generate run finishes skipping classes > 20 with a count; FSS-1000 prompts say 'taxi'") {

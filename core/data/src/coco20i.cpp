@@ -23,7 +23,8 @@ std::string coco20i_layout() {
     split_dir = <HSNet>/data/splits  reads coco/<val|trn>/fold<k>.pkl (HSNet's pickle) or fold<k>.txt
                                      (lines "CLASS IMAGEPATH", CLASS 0-based, path relative to <root>)
     no split_dir                     derived: every image whose label PNG has >= 2048 pixels of the
-                                     class (option min_pixels; reads every label PNG of the split))";
+                                     class (option min_pixels; reads every label PNG of the split)
+  option ignore_255 = 1: label 255 is not scored (the BAM-family loaders' ignore label; HSNet's has none))";
 }
 
 namespace {
@@ -31,7 +32,7 @@ namespace {
 class Coco20i final : public Dataset {
  public:
   explicit Coco20i(const DatasetConfig& cfg) : Dataset(cfg) {
-    check_options(cfg, {"min_pixels"});
+    check_options(cfg, {"min_pixels", "ignore_255"});
     const std::string layout = coco20i_layout();
     if (cfg.fold < 0 || cfg.fold > 3)
       throw std::invalid_argument("coco20i: fold must be 0..3, got " + std::to_string(cfg.fold));
@@ -41,6 +42,7 @@ class Coco20i final : public Dataset {
     const std::string image_dir = split == "val" ? "val2014" : "train2014";
     root_ = resolve_root("coco20i", cfg.root, "COCO2014", "annotations", layout);
     const long long min_pixels = option_int(cfg, "min_pixels", kHsnetMinClassPixels, 0, 1LL << 40);
+    keep_ignore_ = option_int(cfg, "ignore_255", 0, 0, 1) == 1;
 
     class_set_ = "coco";
     // HSNet build_class_ids: class_ids_val = [fold + 4 * v for v in range(20)] (0-based).
@@ -98,8 +100,9 @@ class Coco20i final : public Dataset {
   cv::Mat read_mask(const Sample& s, int class_id, cv::Size) const override {
     if (class_id < 1 || class_id > 80)
       throw std::out_of_range("coco20i: class " + std::to_string(class_id) + " is not a COCO class (1..80)");
-    // HSNet: mask[mask != c+1] = 0; mask[mask == c+1] = 1 (no ignore label for COCO).
-    return class_mask(read_label_png(s.mask_path), class_id, /*keep_ignore=*/false);
+    // HSNet: mask[mask != c+1] = 0; mask[mask == c+1] = 1 (no ignore label for COCO). BAM's SemData
+    // keeps 255 as ignore in every dataset (ignore_255 = 1).
+    return class_mask(read_label_png(s.mask_path), class_id, keep_ignore_);
   }
 
  private:
@@ -128,6 +131,7 @@ class Coco20i final : public Dataset {
   }
 
   std::filesystem::path root_;
+  bool keep_ignore_ = false;
 };
 
 }  // namespace

@@ -98,11 +98,31 @@ std::vector<NamedEpisode> bam_test_episodes(const BamLists& lists, int shots, st
 }
 
 std::vector<NamedEpisode> cyctr_test_episodes(const BamLists& lists, int shots, std::uint32_t seed, int workers,
-                                              std::size_t count) {
-  if (count > kCyctrEpisodes)
-    throw std::invalid_argument("CyCTR protocol: test.py evaluates " + std::to_string(kCyctrEpisodes) + " episodes; " +
+                                              std::size_t count, std::size_t test_num) {
+  const std::size_t episodes = test_num + 1;  // the (iter_num - 1) break test lets one more through
+  if (count > episodes)
+    throw std::invalid_argument("CyCTR protocol: test.py evaluates " + std::to_string(episodes) + " episodes; " +
                                 std::to_string(count) + " were asked for (use a prefix, or protocol = \"bam\")");
-  return bam_test_episodes(lists, shots, seed, workers, count ? count : kCyctrEpisodes, kCyctrPasses);
+  return bam_test_episodes(lists, shots, seed, workers, count ? count : episodes, kCyctrPasses);
+}
+
+BamFamilySettings bam_family_settings(const std::string& protocol, const std::string& benchmark) {
+  const bool coco = benchmark == "coco";
+  if (!coco && benchmark != "pascal")
+    throw std::invalid_argument("the BAM-family protocols have test settings for pascal and coco, not '" + benchmark + "'");
+  BamFamilySettings s;
+  if (protocol == "bam") {  // BAM test.py l.36-39, 193-198; config/{pascal,coco}/*.yaml workers 8, val_size 473 / 641
+    s = {kBamEpisodes, 5, 0, 8, coco ? 641 : 473, 0, kBamEpisodes};
+  } else if (protocol == "hdmnet") {  // HDMNet test.py l.35-38 (val_num 10), l.192-197 (COCO test_num 10000); val_size 473 / 633
+    const std::size_t n = coco ? 10000 : kBamEpisodes;
+    s = {n, 10, 0, 8, coco ? 633 : 473, 0, n};
+  } else if (protocol == "cyctr") {  // CyCTR config/coco: manual_seed 321, workers 16, val_size 473; test.py test_num 5000
+    const std::size_t test_num = coco ? 5000 : 1000;
+    s = {test_num + 1, 0, coco ? 321u : kCyctrSeed, coco ? 16 : 8, 473, kCyctrPasses, test_num};
+  } else {
+    throw std::invalid_argument("'" + protocol + "' is not a BAM-family protocol (bam, hdmnet, cyctr)");
+  }
+  return s;
 }
 
 std::vector<std::pair<std::string, std::string>> read_bam_data_list(const std::filesystem::path& path) {

@@ -340,3 +340,26 @@ TEST_CASE("coco20i: HSNet pickle or derived lists, masks of one class", "[data][
   CHECK(f1->samples()[0].class_id == 2);
   CHECK(f1->samples()[0].name == "val2014/COCO_val2014_000000000003");
 }
+
+TEST_CASE("coco20i ignore_255: label 255 stays ignore for the BAM-family protocols, else background", "[data][coco]") {
+  TempDir tmp;
+  make_mini_coco(tmp / "COCO2014");
+  // img 1 gets 300 pixels of 255 (BAM's loaders' ignore label).
+  cv::imwrite((tmp / "COCO2014/annotations/val2014/COCO_val2014_000000000001.png").string(),
+              difss::test::label_runs(64, 64, {{1, 2500}, {255, 300}, {2, 1200}}));
+  DatasetConfig cfg;
+  cfg.kind = "coco20i";
+  cfg.root = tmp / "COCO2014";
+  cfg.fold = 0;
+  cfg.options = {{"min_pixels", "1"}};
+  const auto hsnet = open_dataset(cfg);  // HSNet's rule: no ignore label
+  REQUIRE(hsnet->samples()[0].name == "val2014/COCO_val2014_000000000001");
+  CHECK(count_value(hsnet->load_mask(0), 255) == 0);
+  CHECK(count_value(hsnet->load_mask(0), 1) == 2500);
+  cfg.options["ignore_255"] = "1";
+  const auto bam = open_dataset(cfg);
+  CHECK(count_value(bam->load_mask(0), 255) == 300);
+  CHECK(count_value(bam->load_mask(0), 1) == 2500);
+  cfg.options["ignore_255"] = "2";
+  CHECK_THROWS_WITH(open_dataset(cfg), Catch::Contains("ignore_255"));
+}

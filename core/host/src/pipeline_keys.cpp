@@ -211,15 +211,16 @@ const std::vector<Key>& keys() {
              "A bundle of evaluation settings as a paper's code evaluates: none (difss's own episodes, "
              "original-size labels), hsnet (HSNet test.py: its episode sequence from numpy's RandomState "
              "seeded by [pipeline] seed, prediction and nearest-resized label at 400x400), dcama (the same "
-             "episodes at 384x384), bam / hdmnet (BAM's / HDMNet's test.py: 1000 episodes for each of 5 / 10 "
-             "seeds from BAM's lists, original-size labels; per-seed, mean and best in results.json), cyctr (CyCTR's "
-             "test.py: the same sampler, one seed 123, 1001 episodes). Keys "
+             "episodes at 384x384), bam / hdmnet (BAM's / HDMNet's test.py: 1000 episodes (HDMNet on coco20i: 10000) "
+             "for each of 5 / 10 seeds from BAM's lists, original-size labels; per-seed, mean and best in "
+             "results.json), cyctr (CyCTR's test.py: the same sampler, one seed 123, 1001 episodes; coco20i: 321, "
+             "5001). pascal5i and coco20i (use_split_coco). Keys "
              "written here override the bundle; results.json records it (docs/PROTOCOLS.md).",
              field(&E::protocol)),
       path("evaluation", "protocol_lists",
-           "bam / hdmnet / cyctr: the folder of BAM's lists/pascal/fss_list/val (data_list_<fold>.txt, "
-           "sub_class_file_list_<fold>.txt; for cyctr written from CyCTR's lists/pascal/voc_val_list_split<fold>.pth), "
-           "relative to the pipeline file.",
+           "bam / hdmnet / cyctr: the folder of BAM's lists/pascal/fss_list/val or lists/coco/fss_list/val "
+           "(data_list_<fold>.txt, sub_class_file_list_<fold>.txt; for cyctr written from the val_list_split<fold>.pth "
+           "CyCTR's make_dataset loads or writes), relative to the pipeline file.",
            field(&E::protocol_lists)),
       choice("evaluation", "eval_size", {"label", "model_input", "input"}, "",
              "label: the prediction at the query's size against the label as stored (HSNet's "
@@ -241,8 +242,9 @@ const std::vector<Key>& keys() {
       integer("evaluation", "input_size", 0, 8, 4096,
               "Side of the square evaluation size of eval_size = \"model_input\" / \"input\".",
               field(&E::input_size))
-          .computed_default([](const Pipeline& p) -> json { return protocol_bundle(p.evaluation.protocol).input_size; },
-                            "(the protocol's: 400 for none, hsnet; 384 for dcama; 473 for bam, hdmnet, cyctr)"),
+          .computed_default([](const Pipeline& p) -> json { return protocol_input_size(p); },
+                            "(the protocol's: 400 for none, hsnet; 384 for dcama; 473 for bam, hdmnet, cyctr; on "
+                            "coco20i 641 for bam, 633 for hdmnet)"),
   };
   return table_;
 }

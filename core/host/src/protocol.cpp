@@ -25,17 +25,20 @@ const char* const kDcamaSource =
     "common/logger.py AverageMeter as HSNet's (same episode sequences)";
 const char* const kBamSource =
     "chunbolang/BAM @ c0f935c: test.py (val_manual_seed 123, val_num 5, seeds np.random.randint(0, 1000, 5), "
-    "validate: 1000 episodes per seed, ori_resize), util/dataset.py SemData (val), config/pascal/*.yaml (workers 8, "
-    "val_size 473, resized_val, ori_resize)";
+    "validate: 1000 episodes per seed, ori_resize), util/dataset.py SemData (val; COCO use_split_coco l.129-145), "
+    "config/pascal/*.yaml (workers 8, val_size 473, resized_val, ori_resize), config/coco/coco_split0_resnet50.yaml "
+    "(use_split_coco True, workers 8, val_size 641)";
 const char* const kHdmnetSource =
     "Pbihao/HDMNet @ 39ec8b2: test.py (val_manual_seed 123, val_num 10), BAM's util/dataset.py sampler, "
-    "util/transform.py Resize (stretch), config/pascal/*_manet.yaml (val_size 473, workers 8)";
+    "test.py l.192-197 (COCO test_num 10000), util/transform.py Resize (stretch), config/pascal/*_manet.yaml "
+    "(val_size 473, workers 8), config/coco/coco_split0_resnet50_manet.yaml (use_split_coco True, val_size 633, workers 8)";
 const char* const kCyctrSource =
     "YanFangCS/CyCTR-Pytorch @ 1a06183: test.py l.65-72, 161-166 (manual_seed in torch, numpy, random), "
     "l.139-140 (val loader: 8 workers, no worker_init_fn), l.170-184 (test_num 1000, 20 passes, the "
     "(iter_num - 1) test: 1001 episodes), l.196-202 (ori_resize), l.214-246 (class_miou); util/dataset.py "
     "l.159-213 (SemData val: BAM's draws); config/pascal/pascal_split0_resnet50.yaml (manual_seed 123, "
-    "workers 8, val_size 473, resized_val, ori_resize)";
+    "workers 8, val_size 473, resized_val, ori_resize); COCO: test.py l.170-176 (test_num 5000: 5001 episodes), "
+    "config/coco/coco_split0_resnet50.yaml (manual_seed 321, workers 16, val_size 473, use_split_coco True)";
 const char* const kHsnetEpisodes = "1000 (PASCAL-5i, COCO-20i); 10 per class for FSS-1000 (2400 on its test split)";
 const char* const kHsnetIgnore = "label 255 (PASCAL boundaries) after the nearest resize";
 const char* const kHsnetMetric =
@@ -99,14 +102,21 @@ const std::vector<ProtocolBundle>& protocol_bundles() {
        "label", 473, "label 255 (boundaries; BAM's padding to a square is ignored too)",
        "per seed: mIoU over the fold's classes (class_miou), FB-IoU of the summed counts; per-seed, mean and best",
        kBamSource},
-      {"hdmnet", "bam", "1000 per seed; ten seeds from np.random.seed(123); randint(0, 1000, 10)", 123, "label", 473,
+      {"hdmnet", "bam", "1000 per seed (coco20i: 10000); ten seeds from np.random.seed(123); randint(0, 1000, 10)", 123,
+       "label", 473,
        "label 255 (boundaries; padding ignored)",
        "per seed: mIoU over the fold's classes, FB-IoU of the summed counts; per-seed, mean and best", kHdmnetSource},
-      {"cyctr", "bam", "1001 (test_num 1000 and test.py's (iter_num - 1) break test), at most 20 passes over the "
-       "list; one evaluation seeded with manual_seed 123", 123, "label", 473, "label 255 (boundaries; padding ignored)",
+      {"cyctr", "bam", "1001 (test_num 1000 and test.py's (iter_num - 1) break test; coco20i: 5001), at most 20 "
+       "passes over the list; one evaluation seeded with manual_seed 123 (coco20i: 321)", 123, "label", 473,
+       "label 255 (boundaries; padding ignored)",
        "mIoU over the fold's classes (class_miou), FB-IoU of the summed counts", kCyctrSource},
   };
   return bundles;
+}
+
+int protocol_input_size(const Pipeline& p) {
+  const ProtocolBundle& b = protocol_bundle(p.evaluation.protocol);
+  return b.sampler == "bam" ? detail::bam_settings(p).val_size : b.input_size;
 }
 
 std::vector<std::string> protocol_names() {
@@ -139,10 +149,12 @@ nlohmann::json protocol_record(const Pipeline& p) {
   // Which of the bundle's defaults the pipeline overrode.
   nlohmann::json overridden = nlohmann::json::array();
   if (p.evaluation.eval_size != b.eval_size) overridden.push_back("eval_size");
-  if (p.evaluation.input_size != b.input_size) overridden.push_back("input_size");
+  if (p.evaluation.input_size != protocol_input_size(p)) overridden.push_back("input_size");
   if (b.sampler == "bam") {
     j["seeds"] = detail::bam_seeds(p);
-    j["workers"] = detail::kBamWorkers;
+    const data::BamFamilySettings s = detail::bam_settings(p);
+    j["workers"] = s.workers;
+    j["episodes_per_seed"] = p.dataset.episodes ? p.dataset.episodes : s.episodes;
     if (p.key_locs.count("pipeline.seed")) overridden.push_back("seed");
     if (!p.evaluation.protocol_lists.empty()) j["protocol_lists"] = p.evaluation.protocol_lists;
   } else if (p.seed != b.seed) {

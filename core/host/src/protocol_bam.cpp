@@ -14,17 +14,46 @@
 #include <map>
 
 #include "difss/core/errors.hpp"
+#include "difss/core/log.hpp"
 #include "difss/core/protocol.hpp"
 
 namespace difss {
 namespace detail {
 namespace {
 
-std::size_t bam_seed_count(const std::string& protocol) { return protocol == "hdmnet" ? 10 : 5; }
+std::string bam_benchmark(const std::string& dataset_kind) {
+  if (dataset_kind == "pascal5i") return "pascal";
+  if (dataset_kind == "coco20i") return "coco";
+  return "";
+}
 
-bool is_cyctr(const Pipeline& p) { return p.evaluation.protocol == "cyctr"; }
+using SamplesByStem = std::map<std::string, const data::Sample*>;
+
+// The dataset's samples by image stem ("2007_000033", "COCO_val2014_000000019786"): how the lists'
+// paths name them.
+SamplesByStem samples_by_stem(const data::Dataset& ds) {
+  SamplesByStem out;
+  for (const auto& smp : ds.samples()) out.emplace(smp.image_path.stem().string(), &smp);
+  return out;
+}
+
+// The sample a list path names, or null.
+const data::Sample* find_sample(const SamplesByStem& samples, const std::string& path, const std::string& bench) {
+  const std::string stem = std::filesystem::path(path).stem().string();
+  auto it = samples.find(stem);
+  // CyCTR's COCO lists name val2017 files by the bare image id; val2017 is part of val2014.
+  if (it == samples.end() && bench == "coco") it = samples.find("COCO_val2014_" + stem);
+  return it == samples.end() ? nullptr : it->second;
+}
 
 }  // namespace
+
+data::BamFamilySettings bam_settings(const Pipeline& p) {
+  const std::string bench = bam_benchmark(p.dataset.kind);
+  // Another dataset kind is refused when the episodes are drawn (bam_lists); PASCAL's settings
+  // stand for it until then (validate, the recorded bundle).
+  return data::bam_family_settings(p.evaluation.protocol, bench.empty() ? "pascal" : bench);
+}
 
 std::vector<std::uint32_t> bam_seeds(const Pipeline& p) {
   if (p.key_locs.count("pipeline.seed")) {
@@ -33,40 +62,46 @@ std::vector<std::uint32_t> bam_seeds(const Pipeline& p) {
                         "\" seeds torch's generator and Python's random with a seed below 2^32");
     return {static_cast<std::uint32_t>(p.seed)};
   }
-  if (is_cyctr(p)) return {data::kCyctrSeed};  // one evaluation seeded with manual_seed
-  return data::bam_test_seeds(123, bam_seed_count(p.evaluation.protocol));
+  const data::BamFamilySettings s = bam_settings(p);
+  if (s.seed_count == 0) return {s.manual_seed};  // CyCTR: one evaluation seeded with manual_seed
+  return data::bam_test_seeds(123, s.seed_count);
 }
 
 namespace {
 
 // BAM's lists for the run's fold, with each entry's novel classes read from its label.
-data::BamLists bam_lists(const Pipeline& p, const data::Dataset& ds) {
+data::BamLists bam_lists(const Pipeline& p, const data::Dataset& ds, const SamplesByStem& samples) {
   const std::string& name = p.evaluation.protocol;
   const auto where = p.where("evaluation", "protocol_lists");
-  if (ds.kind() != "pascal5i")
+  const std::string bench = bam_benchmark(ds.kind());
+  if (bench.empty())
     throw ConfigError(p.where("evaluation", "protocol") + ": [evaluation] protocol \"" + name +
-                      "\" is reproduced for pascal5i only (BAM's COCO splits are not difss's coco20i folds); "
+                      "\" is reproduced for pascal5i and coco20i (use_split_coco: coco20i's interleaved folds); "
                       "dataset kind '" + ds.kind() + "'");
   if (p.evaluation.protocol_lists.empty())
-    throw ConfigError(where + ": [evaluation] protocol \"" + name +
-                      "\" needs protocol_lists = the folder of BAM's lists/pascal/fss_list/val (data_list_<fold>.txt, "
-                      "sub_class_file_list_<fold>.txt; cyctr: CyCTR's lists/pascal/voc_val_list_split<fold>.pth "
-                      "written in that form, docs/PROTOCOLS.md): the episodes follow their order");
+    throw ConfigError(where + ": [evaluation] protocol \"" + name + "\" needs protocol_lists = the folder of BAM's lists/" +
+                      bench + "/fss_list/val (data_list_<fold>.txt, sub_class_file_list_<fold>.txt; cyctr: CyCTR's "
+                      "voc_val_list_split<fold>.pth written in that form, docs/PROTOCOLS.md): the episodes follow their order");
+  if (bench == "coco") {
+    const auto opt = p.dataset.options.find("ignore_255");
+    if (opt == p.dataset.options.end() || (opt->is_string() ? opt->get<std::string>() : opt->dump()) != "1")
+      logger()->warn("[evaluation] protocol \"{}\" on coco20i: label 255 is scored as background; the official "
+                     "loaders ignore it (set [dataset] options = {{ ignore_255 = 1 }}, docs/PROTOCOLS.md)",
+                     name);
+  }
   const std::filesystem::path dir = p.evaluation.protocol_lists;
   const std::string fold = std::to_string(p.dataset.fold);
   data::BamLists lists;
-  std::map<std::string, std::filesystem::path> label_of;  // image stem -> its label file in the dataset
-  for (const auto& smp : ds.samples()) label_of.emplace(smp.image_path.stem().string(), smp.mask_path);
   try {
     lists.class_files = data::read_bam_class_files(dir / ("sub_class_file_list_" + fold + ".txt"));
     for (const auto& [image, label] : data::read_bam_data_list(dir / ("data_list_" + fold + ".txt"))) {
-      const std::string stem = std::filesystem::path(image).stem().string();
-      auto it = label_of.find(stem);
-      if (it == label_of.end())
-        throw std::invalid_argument("the dataset has no sample of image '" + stem + "' (" + image +
-                                    "); BAM draws any novel class present in a query, so open pascal5i with every "
-                                    "val pair: no split_dir, options = { min_pixels = 1 }");
-      const auto hist = data::label_histogram(data::read_label_png(it->second));
+      const data::Sample* smp = find_sample(samples, image, bench);
+      if (!smp)
+        throw std::invalid_argument("the dataset has no sample of image '" + std::filesystem::path(image).stem().string() +
+                                    "' (" + image +
+                                    "); BAM draws any novel class present in a query, so open " + ds.kind() +
+                                    " with every val pair: no split_dir, options = { min_pixels = 1 }");
+      const auto hist = data::label_histogram(data::read_label_png(smp->mask_path));
       data::BamListItem item{image, label, {}};
       for (const auto& c : ds.classes())
         if (hist[std::size_t(c.id)] > 0) item.novel_classes.push_back(c.id);
@@ -81,16 +116,26 @@ data::BamLists bam_lists(const Pipeline& p, const data::Dataset& ds) {
 }  // namespace
 
 std::vector<data::Episode> bam_episodes(const Pipeline& p, const data::Dataset& ds) {
-  const data::BamLists lists = bam_lists(p, ds);
+  const SamplesByStem samples = samples_by_stem(ds);
+  const data::BamLists lists = bam_lists(p, ds, samples);
+  const std::string bench = bam_benchmark(ds.kind());
   std::vector<data::Episode> out;
   try {
+    const data::BamFamilySettings cfg = bam_settings(p);
+    auto name_of = [&](const std::string& path) {  // BAM's image paths -> difss sample names
+      const data::Sample* smp = find_sample(samples, path, bench);
+      if (!smp) throw std::invalid_argument("the dataset has no sample of image '" + path + "'");
+      return smp->name;
+    };
     for (std::uint32_t seed : bam_seeds(p)) {
       const int shots = p.dataset.shots;
-      auto named = is_cyctr(p) ? data::cyctr_test_episodes(lists, shots, seed, kBamWorkers, p.dataset.episodes)
-                               : data::bam_test_episodes(lists, shots, seed, kBamWorkers, p.dataset.episodes);
-      for (auto& e : named) {  // BAM's image paths -> difss sample names (the image id)
-        e.query = std::filesystem::path(e.query).stem().string();
-        for (auto& s : e.supports) s = std::filesystem::path(s).stem().string();
+      auto named = cfg.max_passes
+                       ? data::cyctr_test_episodes(lists, shots, seed, cfg.workers, p.dataset.episodes, cfg.test_num)
+                       : data::bam_test_episodes(lists, shots, seed, cfg.workers,
+                                                 p.dataset.episodes ? p.dataset.episodes : cfg.episodes);
+      for (auto& e : named) {
+        e.query = name_of(e.query);
+        for (auto& s : e.supports) s = name_of(s);
       }
       for (auto& e : data::to_dataset_episodes(ds, named)) {
         e.index = out.size();

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <difss/data/episodes.hpp>
+#include <difss/data/protocols.hpp>
 
 #include <cstdint>
 #include <vector>
@@ -14,10 +15,12 @@ class Dataset;
 }
 namespace detail {
 
-constexpr int kBamWorkers = 8;  // `workers: 8` in every BAM / HDMNet config and CyCTR's PASCAL one
+// The test script's settings (episodes, seeds, workers, val_size) for the pipeline's protocol and
+// dataset kind (coco20i: the COCO configs; otherwise PASCAL's).
+data::BamFamilySettings bam_settings(const Pipeline& p);
 
 // The evaluation seeds: BAM's five / HDMNet's ten from val_manual_seed 123, CyCTR's manual_seed
-// 123, or the one written as [pipeline] seed.
+// (123 PASCAL, 321 COCO), or the one written as [pipeline] seed.
 std::vector<std::uint32_t> bam_seeds(const Pipeline& p);
 
 // BAM's test episodes for every evaluation seed, one after the other (seed k: episodes k * n ..

@@ -114,16 +114,31 @@ std::vector<NamedEpisode> bam_test_episodes(const BamLists& lists, int shots, st
 
 // CyCTR (YanFangCS/CyCTR-Pytorch @ 1a06183, test.py + util/dataset.py): PFENet's SemData, the same
 // draws as BAM's, in one evaluation: main() and validate() seed torch, numpy and Python's random
-// with manual_seed (123 in config/pascal/*.yaml), the val loader has 8 workers and no
-// worker_init_fn, and validate() loops `for e in range(20)` over it with the test
-// `if (iter_num - 1) * batch_size_val >= test_num: break` before counting, so test_num = 1000
-// lets 1001 episodes through, and a list shorter than 51 entries gives 20 passes' worth.
+// with manual_seed (123 in config/pascal/*.yaml, 321 in config/coco/*.yaml), the val loader has
+// `workers` workers (8; COCO 16) and no worker_init_fn, and validate() loops `for e in range(20)`
+// over it with the test `if (iter_num - 1) * batch_size_val >= test_num: break` before counting, so
+// test_num = 1000 (COCO 5000) lets 1001 (5001) episodes through, and a list shorter than
+// test_num / 20 + 1 entries gives 20 passes' worth.
 constexpr std::uint32_t kCyctrSeed = 123;
 constexpr std::size_t kCyctrEpisodes = 1001;
 constexpr std::size_t kCyctrPasses = 20;
-// bam_test_episodes with CyCTR's episode count (`count` 0: 1001) and pass limit.
+// bam_test_episodes with CyCTR's episode count (`count` 0: test_num + 1) and pass limit.
 std::vector<NamedEpisode> cyctr_test_episodes(const BamLists& lists, int shots, std::uint32_t seed = kCyctrSeed,
-                                              int workers = 8, std::size_t count = 0);
+                                              int workers = 8, std::size_t count = 0, std::size_t test_num = 1000);
+
+// What each BAM-family test script and config fix, per benchmark ("pascal" or "coco", the
+// latter with use_split_coco: True, whose val classes of split k are k+1, k+5, ..., k+77 =
+// coco20i's fold k). Throws std::invalid_argument for another protocol or benchmark.
+struct BamFamilySettings {
+  std::size_t episodes = 0;        // per evaluation seed, as validate() counts them
+  std::size_t seed_count = 0;      // val_num (BAM 5, HDMNet 10); 0: one seed, manual_seed (CyCTR)
+  std::uint32_t manual_seed = 0;   // CyCTR's manual_seed
+  int workers = 0;                 // the val DataLoader's num_workers
+  int val_size = 0;                // the input resize (BAM/CyCTR: long side; HDMNet: square stretch)
+  std::size_t max_passes = 0;      // CyCTR's `for e in range(20)`; 0: none
+  std::size_t test_num = 0;        // test.py's test_num
+};
+BamFamilySettings bam_family_settings(const std::string& protocol, const std::string& benchmark);
 // The two list files: "IMAGE LABEL" lines, and the Python dict literal {class: [[image, label], ...]}
 // (read, never evaluated). Throw naming the file and what is wrong.
 std::vector<std::pair<std::string, std::string>> read_bam_data_list(const std::filesystem::path& path);

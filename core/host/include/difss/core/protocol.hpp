@@ -42,6 +42,9 @@ const std::vector<ProtocolBundle>& protocol_bundles();
 std::vector<std::string> protocol_names();
 // Throws std::invalid_argument for an unknown name, listing the known ones.
 const ProtocolBundle& protocol_bundle(const std::string& name);
+// The default of [evaluation] input_size: the bundle's, or for bam / hdmnet / cyctr the val_size
+// of the official config for the pipeline's dataset kind (coco20i: BAM 641, HDMNet 633, CyCTR 473).
+int protocol_input_size(const Pipeline& p);
 
 // The bundle as this run resolved it (the values in force, after the pipeline's own keys), for
 // results.json.
