@@ -43,11 +43,25 @@ at::Tensor MaskAttention::forward(const at::Tensor& xq, const at::Tensor& xkv, c
     // F.normalize(dim=2): x / max(||x||, 1e-12)
     q = q / q.norm(2, {2}, true).clamp_min(1e-12);
     k = k / k.norm(2, {2}, true).clamp_min(1e-12);
-    attn = at::softmax(at::bmm(q, k.transpose(1, 2)) / 0.1, -2);  // over the query axis
-    const int64_t BH = attn.size(0), B = smask.size(0);
-    // mask.repeat_interleave(heads, 0): the same support mask for every head of a batch item
-    at::Tensor keep = smask.ne(0).to(attn.scalar_type()).view({B, 1, 1, smask.size(1)});
-    attn = (attn.view({B, heads, attn.size(1), attn.size(2)}) * keep).view({BH, attn.size(1), attn.size(2)});
+    // The official code: softmax(q k^T / 0.1) over the QUERY axis, then the columns of support
+    // positions outside the mask zeroed (the mask repeated for every head). Each column is
+    // normalised on its own, so the zeroed columns never influence the others: only the kept
+    // support positions are computed (exact), as [keys, queries] so that the softmax runs over
+    // contiguous rows.
+    const int64_t B = smask.size(0), Lq = q.size(1), Lk = k.size(1), D = v.size(2);
+    at::Tensor qh = q.view({B, heads, Lq, D}), kh = k.view({B, heads, Lk, D}), vh = v.view({B, heads, Lk, D});
+    std::vector<at::Tensor> outs;
+    for (int64_t b = 0; b < B; ++b) {
+      at::Tensor idx = smask[b].ne(0).nonzero().view({-1});
+      if (idx.numel() == 0) {
+        outs.push_back(at::zeros({heads, Lq, D}, q.options()));
+        continue;
+      }
+      at::Tensor kk = kh[b].index_select(1, idx), vk = vh[b].index_select(1, idx);  // [heads, kept, D]
+      at::Tensor st = at::softmax(at::bmm(kk, qh[b].transpose(1, 2)) / 0.1, -1);      // [heads, kept, Lq]
+      outs.push_back(at::bmm(st.transpose(1, 2), vk));                                // [heads, Lq, D]
+    }
+    return at::linear(from_heads(at::cat(outs), heads), wo);
   }
   return at::linear(from_heads(at::bmm(attn, v), heads), wo);
 }

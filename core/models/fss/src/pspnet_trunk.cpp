@@ -62,29 +62,35 @@ at::Tensor PSPNetTrunk::cls_features(const at::Tensor& x, bool relu) const {
   // bilinear upsamplings of b x b maps, so their share of the conv is computed at b x b (a channel
   // mix per kernel tap) and then expanded with the (shifted) interpolation matrices: the same sum
   // as the official conv over the upsampled maps, without its 2048 x 512 x 9 MACs per pixel.
+  //   branch i, tap (ky, kx): Ay_ky [H, b] . (W_k p) [O, b, b] . Ax_kx^T [b, W]
+  // The kx taps and the b columns contract in one matmul (Ax stacked over kx), then the ky taps,
+  // the b rows and all four bins in a second one (Ay stacked), written straight into the
+  // channels-last layout of the main convolution's output.
   static const int64_t bins[4] = {1, 2, 3, 6};
   const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
   const at::Tensor& w = cls_conv_.weight;  // [512, 4096, 3, 3]
   const int64_t O = w.size(0);
-  at::Tensor y = at::conv2d(x, w.narrow(1, 0, C).contiguous(), {}, {1, 1}, {1, 1});
+  at::Tensor y = at::conv2d(x, w.narrow(1, 0, C).contiguous(x.suggest_memory_format()), {}, {1, 1}, {1, 1});
+  std::vector<at::Tensor> lefts, rights;
   for (size_t i = 0; i < 4; ++i) {
     const int64_t b = bins[i];
     at::Tensor p = at::relu(ppm_bn_[i](ppm_conv_[i](at::adaptive_avg_pool2d(x, {b, b}))));  // [B, 512, b, b]
     const int64_t P = p.size(1);
-    // taps[k] = W_k p: [B, 9, O, b, b]
     at::Tensor wk = w.narrow(1, C + int64_t(i) * P, P).permute({2, 3, 0, 1}).reshape({9 * O, P});
-    at::Tensor q = at::matmul(wk, p.reshape({B, P, b * b})).view({B, 9, O, b, b});
-    at::Tensor acc = at::zeros({B, O, H, W}, x.options());
-    for (int64_t ky = 0; ky < 3; ++ky) {
-      at::Tensor ay = interp_matrix(b, H, ky - 1, x.options());  // [H, b]
-      for (int64_t kx = 0; kx < 3; ++kx) {
-        at::Tensor ax = interp_matrix(b, W, kx - 1, x.options());  // [W, b]
-        at::Tensor t = at::matmul(q.select(1, ky * 3 + kx), ax.t());  // [B, O, b, W]
-        acc.add_(at::matmul(ay, t));                                 // [B, O, H, W]
-      }
+    // taps = W_k p as [B, ky, kx, O, b(rows), b(cols)]
+    at::Tensor taps = at::matmul(wk, p.reshape({B, P, b * b})).view({B, 3, 3, O, b, b});
+    std::vector<at::Tensor> ax, ay;
+    for (int64_t k = 0; k < 3; ++k) {
+      ax.push_back(interp_matrix(b, W, k - 1, x.options()).t());  // [b, W]
+      ay.push_back(interp_matrix(b, H, k - 1, x.options()));      // [H, b]
     }
-    y = y + acc;
+    // [B, ky, O, rows, (kx, cols)] . [(kx, cols), W] -> [B, ky, O, rows, W]
+    at::Tensor r = at::matmul(taps.permute({0, 1, 3, 4, 2, 5}).reshape({B, 3, O, b, 3 * b}), at::cat(ax));
+    rights.push_back(r.permute({0, 1, 3, 4, 2}).reshape({B, 3 * b, W * O}));  // [B, (ky, rows), (W, O)]
+    lefts.push_back(at::cat(ay, 1));                                           // [H, (ky, rows)]
   }
+  at::Tensor pooled = at::matmul(at::cat(lefts, 1), at::cat(rights, 1));  // [B, H, W * O]
+  y = y + pooled.view({B, H, W, O}).permute({0, 3, 1, 2});
   y = cls_bn_(y);
   return relu ? y.relu_() : y;
 }
