@@ -114,8 +114,11 @@ BAMOutput BAM::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Ten
   const int64_t s = f3.size(2);
   at::Tensor mask_full = s_y.reshape({B * K, 1, S, S}).eq(1).to(x.scalar_type());
   at::Tensor mask = resize_bilinear_ac(mask_full, s, f3.size(3));
-  at::Tensor f4 = trunk_.layer(4, at::cat({f3.narrow(0, 0, B), f3.narrow(0, B, B * K) * mask}));
-  at::Tensor q4 = f4.narrow(0, 0, B), s4 = f4.narrow(0, B, B * K);
+  // The supports' layer4 feeds only the prior, which reads it inside the mask: computed there
+  // (layer4_inside), unless a trace asks for the official values everywhere.
+  at::Tensor q4 = trunk_.layer(4, f3.narrow(0, 0, B));
+  at::Tensor s3 = f3.narrow(0, B, B * K) * mask;
+  at::Tensor s4 = trunk_.layer4_inside(s3, mask);
 
   at::Tensor f23 = at::cat({f3, f2}, 1);
   at::Tensor query_feat = at::relu(down_query_(f23.narrow(0, 0, B)));
@@ -156,7 +159,7 @@ BAMOutput BAM::forward(const at::Tensor& x, const at::Tensor& s_x, const at::Ten
 
   if (trace) {
     trace->query_layer4 = q4;
-    trace->support_layer4 = s4;
+    trace->support_layer4 = trunk_.layer(4, s3);
     trace->query_feat = query_feat;
     trace->support_feat = supp_feat;
     trace->est_shots = est_total.reshape({B, K});

@@ -32,6 +32,31 @@ at::Tensor PSPNetTrunk::layer0(const at::Tensor& x) const { return body_.stem(x)
 
 at::Tensor PSPNetTrunk::layer(int index, const at::Tensor& x) const { return body_.layer(index, x); }
 
+at::Tensor PSPNetTrunk::layer4_inside(const at::Tensor& x, const at::Tensor& mask) const {
+  const int64_t N = x.size(0), h = x.size(2), w = x.size(3), r = body_.reach(4);
+  std::vector<at::Tensor> outs;
+  for (int64_t i = 0; i < N; ++i) {
+    at::Tensor xi = x.narrow(0, i, 1);
+    at::Tensor at_mask = mask[i][0].ne(0).nonzero();  // [n, 2] (row, col)
+    if (at_mask.size(0) == 0) {  // an empty mask: nothing is needed; the official values anyway
+      outs.push_back(body_.layer(4, xi));
+      continue;
+    }
+    const auto lo = std::get<0>(at_mask.min(0)), hi = std::get<0>(at_mask.max(0));
+    const int64_t y0 = std::max<int64_t>(0, lo[0].item<int64_t>() - r), y1 = std::min<int64_t>(h, hi[0].item<int64_t>() + 1 + r);
+    const int64_t x0 = std::max<int64_t>(0, lo[1].item<int64_t>() - r), x1 = std::min<int64_t>(w, hi[1].item<int64_t>() + 1 + r);
+    if (y0 == 0 && x0 == 0 && y1 == h && x1 == w) {
+      outs.push_back(body_.layer(4, xi));
+      continue;
+    }
+    at::Tensor part = body_.layer(4, xi.narrow(2, y0, y1 - y0).narrow(3, x0, x1 - x0));
+    at::Tensor full = at::zeros({1, part.size(1), h, w}, part.options()).contiguous(part.suggest_memory_format());
+    full.narrow(2, y0, y1 - y0).narrow(3, x0, x1 - x0).copy_(part);
+    outs.push_back(full);
+  }
+  return N == 1 ? outs[0] : at::cat(outs);
+}
+
 namespace {
 
 // Rows of the bilinear (align_corners) interpolation matrix from n to N samples, shifted by

@@ -74,6 +74,16 @@ at::Tensor DeepStemResNet::layer(int index, const at::Tensor& x) const {
   });
 }
 
+int64_t DeepStemResNet::reach(int index) const {
+  if (index < 1 || index > 4) throw std::out_of_range("ResNet: layer index must be 1..4");
+  int64_t r = 0;
+  for (const Bottleneck& b : stages_[size_t(index - 1)]) {
+    if (b.conv2.stride != 1) throw std::logic_error("ResNet: reach() of a strided stage");
+    r += b.conv2.dilation * (b.conv2.weight.size(-1) / 2);
+  }
+  return r;
+}
+
 void DeepStemResNet::fold_batchnorm() {
   for (int i = 0; i < 3; ++i) {
     folded_stem_[i] = fss::fold_batchnorm(stem_conv_[i], stem_bn_[i]);

@@ -100,6 +100,32 @@ TEST_CASE("BAM matches the official implementation, 5 shots with kshot_rw (97x97
   }
 }
 
+TEST_CASE("The supports' layer4 computed inside the mask equals the full layer4 there", "[bam][prior][slow]") {
+  c10::InferenceMode guard;
+  fss::BAM net(1);
+  fss::deterministic_init(net.named_tensors());
+  for (bool as_engine : {false, true}) {
+    INFO("as the engine runs it: " << as_engine);
+    if (as_engine) net.to(at::kCPU, at::kFloat);
+    at::Generator gen = at::detail::createCPUGenerator(7);
+    at::Tensor x = at::rand({3, 1024, 40, 40}, gen).contiguous(as_engine ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous);
+    at::Tensor mask = at::zeros({3, 1, 40, 40});
+    mask[0][0].narrow(0, 5, 7).narrow(1, 20, 10).fill_(0.7);  // inside: cut on all four sides
+    mask[1][0].narrow(0, 30, 10).narrow(1, 0, 8).fill_(1.0);  // at the image's corner
+    // image 2: an empty mask (computed whole)
+    const at::Tensor full = net.trunk().layer(4, x);
+    const at::Tensor part = net.trunk().layer4_inside(x, mask);
+    REQUIRE(part.sizes() == full.sizes());
+    const at::Tensor inside = mask.ne(0).expand_as(full);
+    const double scale = std::max(1.0, full.abs().max().item<double>());
+    CHECK(((full - part) * inside).abs().max().item<double>() <= 1e-4 * scale);
+    CHECK(part[2].sub(full[2]).abs().max().item<double>() <= 1e-4 * scale);
+    // the cut happened: far from the first mask the result is 0, where layer4 is not
+    CHECK(part[0].select(1, 39).select(1, 0).abs().max().item<double>() == 0.0);
+    CHECK(full[0].select(1, 39).select(1, 0).abs().max().item<double>() > 0.0);
+  }
+}
+
 TEST_CASE("BAM's full-size parameter table equals the official state dict (no allocation)", "[bam][keys]") {
   nlohmann::json j = official_keys();
   struct Case {

@@ -46,6 +46,10 @@ class PSPNetTrunk {
   // Backbone stages on a normalised batch [B, 3, H, W].
   at::Tensor layer0(const at::Tensor& x) const;
   at::Tensor layer(int index, const at::Tensor& x) const;  // index 1..4
+  // layer(4, x) where only the outputs at `mask` != 0 are needed ([N, C, h, w] and [N, 1, h, w]):
+  // each image is cut to the mask's bounding box widened by layer4's reach (12), which gives those
+  // outputs exactly; the rest of the result is 0 (not the official values there).
+  at::Tensor layer4_inside(const at::Tensor& x, const at::Tensor& mask) const;
 
   // The base learner's head: PPM, then the classifier's first three modules (conv, BN, ReLU):
   // [B, 512, h, w]. HDMNet takes the pre-ReLU features (cls_features(x, false)).

@@ -36,6 +36,9 @@ class DeepStemResNet {
 
   at::Tensor stem(const at::Tensor& x) const;              // [B, 3, H, W] -> [B, 128, H/4, W/4]
   at::Tensor layer(int index, const at::Tensor& x) const;  // index 1..4
+  // How far (in input pixels of the stage) an output of stage `index` sees: the sum of its 3x3
+  // convs' dilations (stride-1 stages only; the PSPNet rule's layer4: 3 x 4 = 12).
+  int64_t reach(int index) const;
 
   // prefix + the stem's names + "layer<s>.<b>.*" (prefix "" or ending in ".").
   void collect(std::vector<NamedTensor>& out, const std::string& prefix, StemNames names);
