@@ -2,6 +2,7 @@
 #include <difss/fss/hsnet.hpp>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -163,11 +164,27 @@ std::vector<at::Tensor> multilayer_correlation(const std::vector<at::Tensor>& qf
   for (size_t i = 0; i < qf.size(); ++i) {
     const int64_t B = sf[i].size(0), C = sf[i].size(1), hb = sf[i].size(2), wb = sf[i].size(3);
     at::Tensor s = sf[i].reshape({B, C, -1});
-    s = s / (at::norm(s, 2, {1}, /*keepdim=*/true) + eps);
+    at::Tensor s_norm = at::norm(s, 2, {1}, /*keepdim=*/true);
+    s = s / (s_norm + eps);
     const int64_t ha = qf[i].size(2), wa = qf[i].size(3);
     at::Tensor q = qf[i].reshape({B, C, -1});
     q = q / (at::norm(q, 2, {1}, true) + eps);
-    corrs.push_back(at::bmm(q.transpose(1, 2), s).view({B, ha, wa, hb, wb}).clamp_min(0));
+    // A support position outside the (masked) support has a zero feature, so its correlation
+    // column is exactly 0 after the clamp: only the others are multiplied out (the masked support
+    // of a typical episode is a fraction of the image). Without a gradient only.
+    at::Tensor nonzero = s_norm.squeeze(1).ne(0);  // [B, hb * wb]
+    const int64_t kept = nonzero.sum().item<int64_t>();
+    if (at::GradMode::is_enabled() || kept == nonzero.numel()) {
+      corrs.push_back(at::bmm(q.transpose(1, 2), s).view({B, ha, wa, hb, wb}).clamp_min(0));
+      continue;
+    }
+    at::Tensor corr = at::zeros({B, ha * wa, hb * wb}, q.options());
+    for (int64_t b = 0; b < B; ++b) {
+      at::Tensor idx = nonzero[b].nonzero().view({-1});
+      if (idx.numel() == 0) continue;
+      corr[b].index_copy_(1, idx, at::mm(q[b].t(), s[b].index_select(1, idx)).clamp_min_(0));
+    }
+    corrs.push_back(corr.view({B, ha, wa, hb, wb}));
   }
   // Levels, coarsest first: the last counts[0] features, the counts[1] before them, ...
   std::vector<at::Tensor> out;
