@@ -7,6 +7,8 @@
 
 #include <ATen/DLConvertor.h>
 
+#include "catch_torch.hpp"
+
 #include <functional>
 #include <map>
 #include <memory>
@@ -65,6 +67,16 @@ struct SegmentCall {
 };
 
 inline at::Tensor as_at(const sdk::OwnedTensor& t) { return sdk::as_tensor(t.dl()).clone(); }
+
+// A two-class segmenter's outputs at h x w: prob within [0, 1], and mask = argmax, which agrees with
+// prob > 0.5 (ties aside).
+inline void check_two_class_output(const at::Tensor& prob, const at::Tensor& mask, int64_t h, int64_t w) {
+  CHECK(prob.sizes() == at::IntArrayRef({h, w}));
+  CHECK(mask.sizes() == at::IntArrayRef({h, w}));
+  CHECK(prob.min().item<float>() >= 0.0f);
+  CHECK(prob.max().item<float>() <= 1.0f);
+  CHECK(mask.eq((prob > 0.5).to(at::kByte)).to(at::kFloat).mean().item<double>() > 0.999);
+}
 
 // The status an sdk::Error thrown by f() carries (DIFSS_OK when f() returns), its message in *msg.
 inline difss_status status_of(const std::function<void()>& f, std::string* msg = nullptr) {

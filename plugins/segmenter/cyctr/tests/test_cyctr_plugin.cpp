@@ -19,12 +19,8 @@ TEST_CASE("CyCTR plugin: outputs at the query's size, the model input or an expl
   test::SegmentCall call;
   auto out = call.run(*seg, q, imgs, masks);
   at::Tensor prob = test::as_at(out.prob), mask = test::as_at(out.mask);
-  CHECK(prob.sizes() == at::IntArrayRef({120, 90}));
-  CHECK(mask.sizes() == at::IntArrayRef({120, 90}));
-  CHECK(prob.min().item<float>() >= 0.0f);
-  CHECK(prob.max().item<float>() <= 1.0f);
+  test::check_two_class_output(prob, mask, 120, 90);
   CHECK(mask.le(1).all().item<bool>());
-  CHECK(mask.eq((prob > 0.5).to(at::kByte)).to(at::kFloat).mean().item<double>() > 0.999);
   // Two calls on the same episode: identical (episode-seeded sampling).
   CHECK(at::equal(test::as_at(call.run(*seg, q, imgs, masks).prob), prob));
   CHECK(test::as_at(call.run(*seg, q, imgs, masks, DIFSS_OUTPUT_MODEL_INPUT).prob).sizes() == at::IntArrayRef({97, 97}));

@@ -18,11 +18,7 @@ TEST_CASE("HDMNet plugin: outputs at the query's size, the model input or an exp
   test::SegmentCall call;
   auto out = call.run(*seg, q, imgs, masks);
   at::Tensor prob = test::as_at(out.prob), mask = test::as_at(out.mask);
-  CHECK(prob.sizes() == at::IntArrayRef({120, 90}));
-  CHECK(mask.sizes() == at::IntArrayRef({120, 90}));
-  CHECK(prob.min().item<float>() >= 0.0f);
-  CHECK(prob.max().item<float>() <= 1.0f);
-  CHECK(mask.eq((prob > 0.5).to(at::kByte)).to(at::kFloat).mean().item<double>() > 0.999);
+  test::check_two_class_output(prob, mask, 120, 90);
   CHECK(test::as_at(call.run(*seg, q, imgs, masks, DIFSS_OUTPUT_MODEL_INPUT).prob).sizes() == at::IntArrayRef({96, 96}));
   CHECK(test::as_at(call.run(*seg, q, imgs, masks, DIFSS_OUTPUT_EXPLICIT, 50, 40).prob).sizes() == at::IntArrayRef({50, 40}));
   std::string msg;
