@@ -74,8 +74,10 @@ function(difss_add_test name)
   cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LIBS;LABELS" ${ARGN})
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE difss_catch_main ${T_LIBS})
+  difss_link_allocator(${name})  # tests run under the allocator the tools ship with
   target_compile_definitions(${name} PRIVATE
-    DIFSS_SOURCE_DIR="${CMAKE_SOURCE_DIR}" DIFSS_BINARY_DIR="${CMAKE_BINARY_DIR}")
+    DIFSS_SOURCE_DIR="${CMAKE_SOURCE_DIR}" DIFSS_BINARY_DIR="${CMAKE_BINARY_DIR}"
+    DIFSS_LINKED_ALLOCATOR="${DIFSS_ALLOCATOR_NAME}")
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()

@@ -10,6 +10,7 @@ PKGS=(
   libtomlplusplus-dev libopencv-dev libspdlog-dev catch2
   nlohmann-json3-dev libcli11-dev libdlpack-dev
   libopenmpi-dev openmpi-bin
+  libgoogle-perftools-dev
 )
 
 missing=()

@@ -63,6 +63,16 @@ TEST_CASE("OpenBLAS kernel advice: AVX-512 CPUs want SkylakeX, AVX2 CPUs at leas
   CHECK(recommended_openblas_core(parse(kZen4), "") == "");            // not OpenBLAS
 }
 
+TEST_CASE("the executables run on the allocator the build linked, and the compute line names it") {
+  // DIFSS_LINKED_ALLOCATOR: what cmake/DifssAllocator.cmake chose. A mismatch means the link was
+  // dropped (e.g. by --as-needed) and large tensors page-fault again (docs/PERFORMANCE.md).
+  // An LD_PRELOAD'ed allocator wins over the linked one, in this process and in the host alike.
+  if (!std::getenv("LD_PRELOAD")) CHECK(allocator_name() == DIFSS_LINKED_ALLOCATOR);
+  difss::test::Exec r = run_host("--log-level debug plugins list");
+  REQUIRE(r.code == 0);
+  CHECK_THAT(r.output, Catch::Contains("allocator: " + allocator_name()));
+}
+
 TEST_CASE("the host corrects OpenBLAS's own kernel choice, respects OPENBLAS_CORETYPE, says which") {
   // The child runs in this test's environment unchanged (some machines pin OPENBLAS_CORETYPE on
   // purpose; tests must not override it).

@@ -59,12 +59,19 @@ void reexec_for_better_blas(char** argv) {
   unsetenv(kReexecMark);
 }
 
+std::string allocator_name() {
+  // Each allocator exports a name of its own beside malloc; the first one found serves malloc.
+  if (dlsym(RTLD_DEFAULT, "tc_malloc")) return "tcmalloc";
+  if (dlsym(RTLD_DEFAULT, "mallctl")) return "jemalloc";
+  return "system malloc";
+}
+
 namespace {
 std::string describe(const sdk::CpuFeatures& cpu, const BlasInfo& b) {
   std::string blas = b.config.empty() ? std::string("not OpenBLAS") : "OpenBLAS, " + b.core + " kernels";
   if (const char* forced = std::getenv("OPENBLAS_CORETYPE"))
     blas += std::string(" (OPENBLAS_CORETYPE=") + forced + ")";
-  return cpu.summary() + "; BLAS: " + blas;
+  return cpu.summary() + "; BLAS: " + blas + "; allocator: " + allocator_name();
 }
 }  // namespace
 

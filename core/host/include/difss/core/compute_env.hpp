@@ -32,8 +32,12 @@ BlasInfo inspect_blas(const sdk::CpuFeatures& cpu = sdk::cpu_features());
 // the exec failed (log_compute_environment then says so).
 void reexec_for_better_blas(char** argv);
 
-// "AMD EPYC ..., AVX-512+FMA, native bf16 (AVX512-BF16); BLAS: OpenBLAS, Haswell kernels (...)":
-// for bench headers and reports.
+// The allocator serving malloc in this process: "tcmalloc", "jemalloc" or "system malloc"
+// (cmake/DifssAllocator.cmake links one into the executables; LD_PRELOAD may override it).
+std::string allocator_name();
+
+// "AMD EPYC ..., AVX-512+FMA, native bf16 (AVX512-BF16); BLAS: OpenBLAS, Haswell kernels (...);
+// allocator: tcmalloc": for bench headers and reports.
 std::string compute_environment_line();
 
 // One log line about the CPU and BLAS kernels (debug level), plus an info line when the host
