@@ -51,13 +51,13 @@ struct Args {
   std::vector<std::string> precisions{"fp32", "bf16"};
   int size = 512, steps = 5;
   std::string config = "sd15", write_checkpoint, checkpoint, vocab;
-  bool profile = false, pack = true;
+  bool profile = false, pack = true, vae = false;
 };
 
 void usage() {
   std::cerr << "usage: difss-sd-tool bench [--precision fp32|bf16|both] [--size N] [--steps N]\n"
                "                     [--config sd15|reduced] [--write-checkpoint FILE]\n"
-               "                     [--checkpoint FILE --vocab FILE] [--profile] [--no-pack]\n";
+               "                     [--checkpoint FILE --vocab FILE] [--profile] [--no-pack] [--vae]\n";
 }
 
 void time_steps(const ModelConfig& cfg, const std::string& precision, const Args& a) {
@@ -110,6 +110,47 @@ void time_steps(const ModelConfig& cfg, const std::string& precision, const Args
     for (double t : times) total += t;
     std::printf("[%s] per-op profile of the %zu timed steps (outermost ATen ops, inclusive time):\n%s",
                 precision.c_str(), times.size(), profile->table(total, 24).c_str());
+  }
+  std::fflush(stdout);
+}
+
+// The VAE decoder alone: one latent [1, 4, size/8, size/8] -> one size x size image, as the
+// sampler decodes each generated image. Random weights; --steps timed decodes after one warm-up.
+void time_vae(const ModelConfig& cfg, const std::string& precision, const Args& a) {
+  const at::ScalarType dt = precision == "bf16" ? at::kBFloat16 : at::kFloat;
+  ModelConfig parts = cfg;
+  parts.has_unet = parts.has_control = parts.has_text_encoder = parts.has_vae_encoder = false;
+  ControlLDM m = random_control_ldm(parts, 1234, dt);
+  c10::InferenceMode guard;
+  const int64_t f = m.vae_decoder->cfg.downsample_factor();
+  at::Tensor z = at::randn({1, m.vae_decoder->cfg.z_channels, a.size / f, a.size / f});
+  std::vector<double> times, cpu;
+  std::unique_ptr<OpProfile> profile;
+  for (int i = 0; i <= a.steps; ++i) {
+    if (i == 1 && a.profile) profile = std::make_unique<OpProfile>();
+    const auto t0 = Clock::now();
+    const double c0 = cpu_seconds();
+    at::Tensor img = vae_decode(*m.vae_decoder, z);
+    if (i > 0) {
+      times.push_back(since(t0));
+      cpu.push_back(cpu_seconds() - c0);
+    }
+    std::printf("[%s] decode %d: %.3f s wall, %.3f s CPU\n", precision.c_str(), i, since(t0),
+                cpu_seconds() - c0);
+    std::fflush(stdout);
+  }
+  std::vector<double> sorted = times;
+  std::sort(sorted.begin(), sorted.end());
+  std::sort(cpu.begin(), cpu.end());
+  std::printf("[%s] VAE decode %dx%d, %d threads: median %.3f s wall (min %.3f, max %.3f, n=%zu), "
+              "median %.3f CPU-s; peak RSS %.2f GiB\n",
+              precision.c_str(), a.size, a.size, at::get_num_threads(), sorted[sorted.size() / 2],
+              sorted.front(), sorted.back(), sorted.size(), cpu[cpu.size() / 2], proc_status_gib("VmHWM:"));
+  if (profile) {
+    double total = 0;
+    for (double t : times) total += t;
+    std::printf("[%s] per-op profile of the %zu timed decodes:\n%s", precision.c_str(), times.size(),
+                profile->table(total, 24).c_str());
   }
   std::fflush(stdout);
 }
@@ -187,6 +228,8 @@ int run_sampler_bench(int argc, char** argv) {
         a.checkpoint = next();
       } else if (k == "--no-pack") {
         a.pack = false;
+      } else if (k == "--vae") {
+        a.vae = true;
       } else if (k == "--profile") {
         a.profile = true;
       } else if (k == "--vocab") {
@@ -211,7 +254,7 @@ int run_sampler_bench(int argc, char** argv) {
       end_to_end(a);
       return 0;
     }
-    for (const std::string& p : a.precisions) time_steps(cfg, p, a);
+    for (const std::string& p : a.precisions) a.vae ? time_vae(cfg, p, a) : time_steps(cfg, p, a);
     return 0;
   } catch (const std::exception& e) {
     std::cerr << "difss-sd-tool: " << e.what() << "\n";

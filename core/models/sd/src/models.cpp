@@ -736,13 +736,24 @@ at::Tensor vae_attn(const VaeAttention& a, const at::Tensor& x) {
   return x + conv(o, a.proj_out);
 }
 
+// The VAE's activations in channels-last (NHWC) memory on the CPU at inference: oneDNN's
+// convolutions read and write them as they are, where a plain NCHW tensor is reordered into
+// oneDNN's blocked layout and back around every call (a 128-256 MiB copy each at 512x512).
+// Measured (difss-sd-tool bench --vae, one thread): the decode's time is unchanged (11.7-12.5 s vs
+// 11.9-12.0 s), its peak RSS falls from 1.52 to 1.16 GiB. GroupNorm, SiLU, adds, nearest
+// upsampling and the attention's token views all keep (or read) the layout. Training keeps NCHW.
+at::Tensor vae_layout(const at::Tensor& x) {
+  if (at::GradMode::is_enabled() || !x.device().is_cpu()) return x;
+  return x.contiguous(at::MemoryFormat::ChannelsLast);
+}
+
 }  // namespace
 
 at::Tensor vae_decode(const VaeDecoder& m, const at::Tensor& z) {
   const at::ScalarType dt = m.conv_in.w.scalar_type();
   at::Tensor h = (z.to(at::kFloat) * (1.0 / m.cfg.scale_factor)).to(m.conv_in.w.device(), dt);
   h = conv(h, m.post_quant_conv);
-  h = conv(h, m.conv_in);
+  h = vae_layout(conv(h, m.conv_in));
   h = vae_block(m.mid_block_1, h);
   h = vae_attn(m.mid_attn, h);
   h = vae_block(m.mid_block_2, h);
@@ -764,7 +775,7 @@ at::Tensor vae_decode(const VaeDecoder& m, const at::Tensor& z) {
 
 at::Tensor vae_encode(const VaeEncoder& m, const at::Tensor& x) {
   const at::ScalarType dt = m.conv_in.w.scalar_type();
-  at::Tensor h = conv(x.to(m.conv_in.w.device(), dt), m.conv_in);
+  at::Tensor h = vae_layout(conv(x.to(m.conv_in.w.device(), dt), m.conv_in));
   for (const VaeLevel& L : m.down) {
     for (size_t i = 0; i < L.blocks.size(); ++i) {
       h = vae_block(L.blocks[i], h);
