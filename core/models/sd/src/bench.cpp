@@ -51,13 +51,14 @@ struct Args {
   std::vector<std::string> precisions{"fp32", "bf16"};
   int size = 512, steps = 5;
   std::string config = "sd15", write_checkpoint, checkpoint, vocab;
-  bool profile = false, pack = true, vae = false;
+  bool profile = false, pack = true, vae = false, keep_block_weights = false;
 };
 
 void usage() {
   std::cerr << "usage: difss-sd-tool bench [--precision fp32|bf16|both] [--size N] [--steps N]\n"
                "                     [--config sd15|reduced] [--write-checkpoint FILE]\n"
-               "                     [--checkpoint FILE --vocab FILE] [--profile] [--no-pack] [--vae]\n";
+               "                     [--checkpoint FILE --vocab FILE] [--profile] [--no-pack] [--vae]\n"
+               "                     [--keep-block-weights]\n";
 }
 
 void time_steps(const ModelConfig& cfg, const std::string& precision, const Args& a) {
@@ -161,6 +162,7 @@ void end_to_end(const Args& a) {
   LoadOptions lo;
   lo.dtype = dt;
   lo.pack_conv_weights = a.pack;
+  lo.release_block_weights = !a.keep_block_weights;
   auto pipe = ControlNetPipeline::load({a.checkpoint, ""}, lo, a.vocab);
   const double load_s = since(t0);
   std::printf("load %s (%s): %.2f s (weights mapped, paged in on first use), RSS %.2f GiB, "
@@ -228,6 +230,8 @@ int run_sampler_bench(int argc, char** argv) {
         a.checkpoint = next();
       } else if (k == "--no-pack") {
         a.pack = false;
+      } else if (k == "--keep-block-weights") {
+        a.keep_block_weights = true;
       } else if (k == "--vae") {
         a.vae = true;
       } else if (k == "--profile") {

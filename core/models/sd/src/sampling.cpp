@@ -332,6 +332,8 @@ std::unique_ptr<ControlNetPipeline> ControlNetPipeline::load(const CheckpointSpe
     // runs), or the first batch would hold both.
     weights::release_mapped_pages(model.denoiser_weights);
   }
+  if (model.model.unet) model.model.unet->release_weights_after_block = options.release_block_weights;
+  if (model.model.control) model.model.control->release_weights_after_block = options.release_block_weights;
   return std::make_unique<ControlNetPipeline>(std::move(model), std::move(tok));
 }
 

@@ -5,7 +5,9 @@
 
 #include <c10/core/InferenceMode.h>
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <difss/sd/loading.hpp>
+#include <difss/sd/sampling.hpp>
 #include <difss/weights/load.hpp>
 #include <difss/weights/save.hpp>
 
@@ -153,5 +155,30 @@ TEST_CASE("layout: bf16 loading keeps norms in float32", "[sd][layout]") {
   LoadOptions cuda;
   cuda.device = c10::Device(c10::kCUDA);
   if (!at::hasCUDA()) CHECK_THROWS_WITH(load_control_ldm({path, ""}, cuda), Catch::Contains("cuda"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("layout: giving each block's mapped weights back after use changes no result", "[sd][layout]") {
+  c10::InferenceMode guard;
+  const std::string path = tmp("release.safetensors");
+  write_random_checkpoint(path, reduced_config(), 5);
+  LoadedModel m = load_control_ldm({path, ""}, {});
+  UNet& unet = *m.model.unet;
+  ControlNet& control = *m.model.control;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(17);
+  const int64_t ctx = unet.cfg.context_dim;
+  const at::Tensor x = at::randn({1, unet.cfg.in_channels, 8, 8}, gen);
+  const at::Tensor cond = at::randn({1, 77, ctx}, gen), uncond = at::randn({1, 77, ctx}, gen);
+  ControlledDenoiser den(unet, control);
+  den.set_hint(at::rand({1, 3, 64, 64}, gen));
+  const GuidanceSettings g;
+  const at::Tensor resident = den.eps(x, 500.0, cond, uncond, g);
+  unet.release_weights_after_block = control.release_weights_after_block = true;
+  // The first call drops the pages as it goes, the second faults them back in from the file.
+  const at::Tensor first = den.eps(x, 500.0, cond, uncond, g);
+  const at::Tensor second = den.eps(x, 500.0, cond, uncond, g);
+  CHECK(at::equal(first, resident));
+  CHECK(at::equal(second, resident));
+  CHECK(difss::weights::release_mapped_pages(unet.time1.w));  // the weights are mapped: the test means it
   std::filesystem::remove(path);
 }

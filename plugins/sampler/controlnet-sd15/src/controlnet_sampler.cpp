@@ -114,6 +114,10 @@ sdk::Descriptor ControlNetSd15Sampler::describe() {
   d.param(sdk::ParamDef::enumeration("precision", {"fp32", "bf16", "auto"}, "fp32",
                                      "Compute precision (norms and softmax stay float32); auto = bf16 "
                                      "where the CPU computes it natively (AVX512-BF16, AMX), else fp32."));
+  d.param(sdk::ParamDef::boolean("release_block_weights", true,
+                                 "Give each UNet/ControlNet block's checkpoint-mapped weights back to "
+                                 "the page cache after it ran (fp32 SD1.5 peak RSS 5.05 -> 3.70 GiB; "
+                                 "costs ~0.5-1 s of page faults per step); false keeps all resident."));
   d.param(sdk::ParamDef::enumeration("device", {"cpu", "cuda"}, "cpu",
                                      "Where to run; cuda needs a LibTorch with CUDA."));
   d.input("control", "image", "Control map (RGB), e.g. an ADE20K-palette segmentation map.");
@@ -143,6 +147,7 @@ ControlNetSd15Sampler::ControlNetSd15Sampler(const sdk::Host& host, const sdk::P
     if (!f.empty() && !fs::exists(f)) throw sdk::Error(DIFSS_ERR_NOT_FOUND, "checkpoint not found: " + f);
   sd::LoadOptions lo;
   lo.dtype = compute_dtype(p.string("precision"), p.string("device") == "cuda", host_);
+  lo.release_block_weights = p.boolean("release_block_weights");
   if (p.string("device") == "cuda") {
     if (!at::hasCUDA())
       throw sdk::Error(DIFSS_ERR_UNSUPPORTED,

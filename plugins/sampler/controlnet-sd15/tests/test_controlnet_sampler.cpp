@@ -148,7 +148,7 @@ TEST_CASE("controlnet-sd15: descriptor lists the generator's parameters and port
   for (const auto& p : d.params) names.push_back(p.name);
   for (const char* want : {"checkpoint", "base_checkpoint", "vocab", "sampler", "steps", "guidance",
                            "strength", "eta", "guess_mode", "seed", "batch_size", "resolution",
-                           "precision", "device"}) {
+                           "precision", "release_block_weights", "device"}) {
     INFO(want);
     CHECK(std::find(names.begin(), names.end(), want) != names.end());
   }

@@ -12,6 +12,8 @@
 //   --profile                    per-ATen-op time and GFLOP/s of the timed steps
 //   --no-pack                    keep the per-call oneDNN weight reorder (pack_conv_weights off)
 //   --vae                        time the VAE decoder instead (one latent -> one --size image)
+//   --keep-block-weights         with --checkpoint: keep every mapped weight resident
+//                                (LoadOptions::release_block_weights = false, loading.hpp)
 // Prints seconds per step (median, min, max) with classifier-free guidance (batch 2), the
 // load time and the peak resident set (VmHWM). Returns 0, or 1 with a message on error.
 #pragma once

@@ -83,6 +83,12 @@ struct UNet {
   std::vector<UNetBlock> output_blocks;
   Norm out_norm;
   Conv out_conv;
+  // At inference, each block gives back the pages of its checkpoint-mapped float32 weights right
+  // after it ran (weights::release_mapped_pages): they stay in the kernel's page cache and fault
+  // back in on the next step, so the process holds one block's weights at a time instead of all of
+  // them (SD1.5 + ControlNet: 1.5 GiB of linear weights). Weights that are not mapped (random,
+  // bf16 copies, packed convolutions) are untouched. Set by ControlNetPipeline::load.
+  bool release_weights_after_block = false;
   static UNet build(const UNetConfig& cfg, ParamSource& b, const std::string& prefix);
 };
 
@@ -94,6 +100,7 @@ struct ControlNet {
   std::vector<Conv> zero_convs;
   UNetBlock middle;
   Conv middle_out;
+  bool release_weights_after_block = false;  // as UNet's
   static ControlNet build(const UNetConfig& cfg, ParamSource& b, const std::string& prefix);
 };
 
@@ -214,5 +221,6 @@ int pack_conv_weights(ControlNet& control);
 // the scores are written, softmaxed and consumed while they are still in cache.
 void set_attention_slice_bytes(int64_t bytes);
 int64_t attention_slice_bytes();
+
 
 }  // namespace difss::sd
