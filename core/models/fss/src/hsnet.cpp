@@ -5,6 +5,7 @@
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
+#include <array>
 #include <stdexcept>
 
 namespace difss::fss {
@@ -73,9 +74,9 @@ at::Tensor CenterPivotConv4d::forward(const at::Tensor& x) const {
   // channels-last (the same one copy as NCHW), where oneDNN's convolution runs 1.6-3x faster than
   // on NCHW (the same ATen op at HSNet's shapes, one thread). Training keeps NCHW.
   const bool nhwc = !at::GradMode::is_enabled() && x.device().is_cpu();
-  auto images = [&](const at::Tensor& t, std::initializer_list<int64_t> order, int64_t h, int64_t w) {
-    if (!nhwc) return t.permute(order).contiguous().view({-1, C, h, w});
-    std::vector<int64_t> o(order);  // [..., C, h, w] -> [..., h, w, C] in memory
+  // t's dims (n0, n1, n2, C, h, w) are at positions o -> images [n0*n1*n2, C, h, w]
+  auto images = [&](const at::Tensor& t, std::array<int64_t, 6> o, int64_t h, int64_t w) {
+    if (!nhwc) return t.permute(o).contiguous().view({-1, C, h, w});
     return t.permute({o[0], o[1], o[2], o[4], o[5], o[3]}).contiguous().view({-1, h, w, C}).permute({0, 3, 1, 2});
   };
   auto unflatten = [&](const at::Tensor& y, int64_t n1, int64_t n2) {  // [B*n1*n2, O, h, w] -> [B, n1, n2, O, h, w]

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <iostream>
 #include <sstream>
@@ -61,6 +62,43 @@ void usage() {
                "                     [--keep-block-weights]\n";
 }
 
+// Runs run(i) for i = 0..n, printing each run's wall and CPU seconds; run 0 is the warm-up and
+// is not counted. With `profile`, the timed runs' per-ATen-op table comes back in `profile`.
+struct Timed {
+  std::vector<double> wall, cpu;  // timed runs, sorted
+  std::string profile;
+  double median_wall() const { return wall[wall.size() / 2]; }
+  double median_cpu() const { return cpu[cpu.size() / 2]; }
+};
+
+Timed time_runs(const std::string& tag, const char* what, int n, bool profile,
+                const std::function<void(int)>& run) {
+  Timed t;
+  std::unique_ptr<OpProfile> ops;
+  for (int i = 0; i <= n; ++i) {
+    if (i == 1 && profile) ops = std::make_unique<OpProfile>();  // timed runs only
+    const auto t0 = Clock::now();
+    const double c0 = cpu_seconds();
+    run(i);
+    const double wall = since(t0), cpu = cpu_seconds() - c0;
+    if (i > 0) {
+      t.wall.push_back(wall);
+      t.cpu.push_back(cpu);
+    }
+    std::printf("[%s] %s %d: %.3f s wall, %.3f s CPU\n", tag.c_str(), what, i, wall, cpu);
+    std::fflush(stdout);
+  }
+  if (ops) {
+    double total = 0;
+    for (double w : t.wall) total += w;
+    t.profile = "[" + tag + "] per-op profile of the " + std::to_string(t.wall.size()) + " timed " + what +
+                "s (outermost ATen ops, inclusive time):\n" + ops->table(total, 24);
+  }
+  std::sort(t.wall.begin(), t.wall.end());
+  std::sort(t.cpu.begin(), t.cpu.end());
+  return t;
+}
+
 void time_steps(const ModelConfig& cfg, const std::string& precision, const Args& a) {
   const at::ScalarType dt = precision == "bf16" ? at::kBFloat16 : at::kFloat;
   auto t0 = Clock::now();
@@ -83,35 +121,15 @@ void time_steps(const ModelConfig& cfg, const std::string& precision, const Args
   at::Tensor uncond = at::randn({1, 77, cfg.unet.context_dim}).to(dt);
   at::Tensor x = at::randn({1, cfg.unet.in_channels, h, w});
   GuidanceSettings g;
-  std::vector<double> times, cpu;
-  std::unique_ptr<OpProfile> profile;
-  for (int i = 0; i <= a.steps; ++i) {
-    if (i == 1 && a.profile) profile = std::make_unique<OpProfile>();  // timed steps only
-    t0 = Clock::now();
-    const double c0 = cpu_seconds();
+  const Timed t = time_runs(precision, "step", a.steps, a.profile, [&](int i) {
     at::Tensor e = den.eps(x, 981.0 - 50.0 * i, cond, uncond, g);
-    if (i > 0) {  // step 0 is the warm-up
-      times.push_back(since(t0));
-      cpu.push_back(cpu_seconds() - c0);
-    }
-    std::printf("[%s] step %d: %.3f s wall, %.3f s CPU\n", precision.c_str(), i, since(t0),
-                cpu_seconds() - c0);
-    std::fflush(stdout);
     if (!at::isfinite(e).all().item<bool>()) std::printf("warning: non-finite eps\n");
-  }
-  std::sort(times.begin(), times.end());
-  std::sort(cpu.begin(), cpu.end());
+  });
   std::printf("[%s] %dx%d, CFG batch 2, %d threads: hint encoder %.3f s; UNet+ControlNet step "
-              "median %.3f s wall (min %.3f, max %.3f, n=%zu), median %.3f CPU-s; peak RSS %.2f GiB\n",
-              precision.c_str(), a.size, a.size, at::get_num_threads(), hint_s,
-              times[times.size() / 2], times.front(), times.back(), times.size(),
-              cpu[cpu.size() / 2], proc_status_gib("VmHWM:"));
-  if (profile) {
-    double total = 0;
-    for (double t : times) total += t;
-    std::printf("[%s] per-op profile of the %zu timed steps (outermost ATen ops, inclusive time):\n%s",
-                precision.c_str(), times.size(), profile->table(total, 24).c_str());
-  }
+              "median %.3f s wall (min %.3f, max %.3f, n=%zu), median %.3f CPU-s; peak RSS %.2f GiB\n%s",
+              precision.c_str(), a.size, a.size, at::get_num_threads(), hint_s, t.median_wall(),
+              t.wall.front(), t.wall.back(), t.wall.size(), t.median_cpu(), proc_status_gib("VmHWM:"),
+              t.profile.c_str());
   std::fflush(stdout);
 }
 
@@ -125,34 +143,12 @@ void time_vae(const ModelConfig& cfg, const std::string& precision, const Args& 
   c10::InferenceMode guard;
   const int64_t f = m.vae_decoder->cfg.downsample_factor();
   at::Tensor z = at::randn({1, m.vae_decoder->cfg.z_channels, a.size / f, a.size / f});
-  std::vector<double> times, cpu;
-  std::unique_ptr<OpProfile> profile;
-  for (int i = 0; i <= a.steps; ++i) {
-    if (i == 1 && a.profile) profile = std::make_unique<OpProfile>();
-    const auto t0 = Clock::now();
-    const double c0 = cpu_seconds();
-    at::Tensor img = vae_decode(*m.vae_decoder, z);
-    if (i > 0) {
-      times.push_back(since(t0));
-      cpu.push_back(cpu_seconds() - c0);
-    }
-    std::printf("[%s] decode %d: %.3f s wall, %.3f s CPU\n", precision.c_str(), i, since(t0),
-                cpu_seconds() - c0);
-    std::fflush(stdout);
-  }
-  std::vector<double> sorted = times;
-  std::sort(sorted.begin(), sorted.end());
-  std::sort(cpu.begin(), cpu.end());
+  const Timed t = time_runs(precision, "decode", a.steps, a.profile,
+                            [&](int) { vae_decode(*m.vae_decoder, z); });
   std::printf("[%s] VAE decode %dx%d, %d threads: median %.3f s wall (min %.3f, max %.3f, n=%zu), "
-              "median %.3f CPU-s; peak RSS %.2f GiB\n",
-              precision.c_str(), a.size, a.size, at::get_num_threads(), sorted[sorted.size() / 2],
-              sorted.front(), sorted.back(), sorted.size(), cpu[cpu.size() / 2], proc_status_gib("VmHWM:"));
-  if (profile) {
-    double total = 0;
-    for (double t : times) total += t;
-    std::printf("[%s] per-op profile of the %zu timed decodes:\n%s", precision.c_str(), times.size(),
-                profile->table(total, 24).c_str());
-  }
+              "median %.3f CPU-s; peak RSS %.2f GiB\n%s",
+              precision.c_str(), a.size, a.size, at::get_num_threads(), t.median_wall(), t.wall.front(),
+              t.wall.back(), t.wall.size(), t.median_cpu(), proc_status_gib("VmHWM:"), t.profile.c_str());
   std::fflush(stdout);
 }
 

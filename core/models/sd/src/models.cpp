@@ -428,8 +428,8 @@ constexpr int64_t kMinRows = 256, kMinWidth = 256;
 
 at::Tensor linear(const at::Tensor& x, const Linear& l) {
   const int64_t K = x.size(-1), M = K > 0 ? x.numel() / K : 0, N = l.w.size(0);
-  if (M < kMinRows || K < kMinWidth || N < kMinWidth || at::GradMode::is_enabled() || !at::hasMKLDNN() || !x.device().is_cpu() ||
-      x.scalar_type() != at::kFloat || l.w.scalar_type() != at::kFloat)
+  if (M < kMinRows || K < kMinWidth || N < kMinWidth || at::GradMode::is_enabled() || !at::hasMKLDNN() ||
+      !x.device().is_cpu() || x.scalar_type() != at::kFloat || l.w.scalar_type() != at::kFloat)
     return at::linear(x, l.w, l.b);
   const at::Tensor rows = x.reshape({M, K}).contiguous();
   const at::Tensor image = rows.as_strided({1, K, M, 1}, {M * K, 1, K, K});
@@ -590,26 +590,29 @@ void release(const Linear& l) {
 void release(const CrossAttention& a) {
   for (const Linear* l : {&a.q, &a.k, &a.v, &a.out}) release(*l);
 }
+// A packed convolution runs from its packed copy; its mapped original already went at load.
+void release(const Conv& c) {
+  if (!c.packed.defined()) weights::release_mapped_pages(c.w);
+}
 
-// See UNet::release_weights_after_block (models.hpp). Convolutions are packed copies by then (their mapped
-// originals went at load); unpacked ones are released too.
+// See UNet::release_weights_after_block (models.hpp).
 void release_block(const UNetBlock& blk) {
   for (const UNetLayer& l : blk) {
     switch (l.kind) {
       case UNetLayer::kConv:
       case UNetLayer::kDownsample:
-      case UNetLayer::kUpsample: weights::release_mapped_pages(l.conv.w); break;
+      case UNetLayer::kUpsample: release(l.conv); break;
       case UNetLayer::kRes:
         release(l.res.emb);
-        weights::release_mapped_pages(l.res.in_conv.w);
-        weights::release_mapped_pages(l.res.out_conv.w);
+        release(l.res.in_conv);
+        release(l.res.out_conv);
         break;
       case UNetLayer::kTransformer: {
         const SpatialTransformer& t = l.transformer;
         release(t.proj_in_linear);
         release(t.proj_out_linear);
-        weights::release_mapped_pages(t.proj_in_conv.w);
-        weights::release_mapped_pages(t.proj_out_conv.w);
+        release(t.proj_in_conv);
+        release(t.proj_out_conv);
         for (const TransformerBlock& b : t.blocks) {
           release(b.attn1);
           release(b.attn2);

@@ -328,9 +328,7 @@ std::unique_ptr<ControlNetPipeline> ControlNetPipeline::load(const CheckpointSpe
   if (options.pack_conv_weights && options.device.is_cpu()) {
     const int n = pack_conv_weights(*model.model.unet) + pack_conv_weights(*model.model.control);
     model.report.notes.push_back(std::to_string(n) + " convolution weights packed for oneDNN");
-    // Packing read the mapped float32 originals; drop their pages now (the packed copies are what
-    // runs), or the first batch would hold both.
-    weights::release_mapped_pages(model.denoiser_weights);
+    // (packing gave each mapped float32 original's pages back as it went: pack(), models.cpp)
   }
   if (model.model.unet) model.model.unet->release_weights_after_block = options.release_block_weights;
   if (model.model.control) model.model.control->release_weights_after_block = options.release_block_weights;
