@@ -11,6 +11,7 @@
 #include <difss/sd/sampling.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
@@ -52,14 +53,17 @@ struct Args {
   std::vector<std::string> precisions{"fp32", "bf16"};
   int size = 512, steps = 5;
   std::string config = "sd15", write_checkpoint, checkpoint, vocab;
-  bool profile = false, pack = true, vae = false, keep_block_weights = false;
+  bool profile = false, pack = true, vae = false, keep_block_weights = false, attention = false;
+  std::string attention_kernel;  // --attention-kernel: the setting for every mode ("" = as is)
 };
 
 void usage() {
   std::cerr << "usage: difss-sd-tool bench [--precision fp32|bf16|both] [--size N] [--steps N]\n"
                "                     [--config sd15|reduced] [--write-checkpoint FILE]\n"
                "                     [--checkpoint FILE --vocab FILE] [--profile] [--no-pack] [--vae]\n"
-               "                     [--keep-block-weights]\n";
+               "                     [--keep-block-weights] [--attention]\n"
+               "                     [--attention-kernel auto|aten|avx2|avx512]\n"
+               "                     [--attention-slice-bytes N]\n";
 }
 
 // Runs run(i) for i = 0..n, printing each run's wall and CPU seconds; run 0 is the warm-up and
@@ -152,6 +156,59 @@ void time_vae(const ModelConfig& cfg, const std::string& precision, const Args& 
   std::fflush(stdout);
 }
 
+// Attention alone at SD1.5's shapes for a size x size image with CFG (batch 2): the UNet's
+// self-attention at each latent level, the cross-attention of the largest level, the VAE's
+// single-head attention. Every kernel this CPU runs and ATen's path take turns (interleaved, so
+// that machine noise hits them alike); --steps rounds after one warm-up round.
+void time_attention(const Args& a) {
+  struct Shape {
+    const char* what;
+    int64_t B, N, M, heads, D;
+  };
+  const int64_t s = a.size / 8;
+  const std::vector<Shape> shapes{
+      {"self, latent level 1", 2, s * s, s * s, 8, 40},
+      {"self, latent level 2", 2, s * s / 4, s * s / 4, 8, 80},
+      {"self, latent level 3", 2, s * s / 16, s * s / 16, 8, 160},
+      {"cross (77 tokens), level 1", 2, s * s, 77, 8, 40},
+      {"VAE mid-block (1 image)", 1, s * s, s * s, 1, 512},
+  };
+  std::vector<std::string> kernels{"aten"};
+  for (const std::string& k : available_attention_kernels()) kernels.push_back(k);
+  const std::string setting = attention_kernel();
+  c10::InferenceMode guard;
+  std::printf("attention at %dx%d (latent %lldx%lld), %d threads, fp32; kernels:", a.size, a.size,
+              (long long)s, (long long)s, at::get_num_threads());
+  for (const std::string& k : kernels) std::printf(" %s", k.c_str());
+  std::printf(" (auto: %s; fused from %lld keys; score blocks of %lld bytes)\n",
+              attention_kernel_in_use().c_str(), (long long)fused_attention_min_keys(),
+              (long long)attention_slice_bytes());
+  for (const Shape& sh : shapes) {
+    const int64_t C = sh.heads * sh.D;
+    const at::Tensor q = at::randn({sh.B, sh.N, C}), k = at::randn({sh.B, sh.M, C}), v = at::randn({sh.B, sh.M, C});
+    const double scale = 1.0 / std::sqrt(double(sh.D));
+    const double gflop = 4.0 * double(sh.B * sh.N * sh.M * C) / 1e9;
+    std::vector<std::vector<double>> times(kernels.size());
+    for (int r = 0; r <= a.steps; ++r)
+      for (size_t i = 0; i < kernels.size(); ++i) {
+        set_attention_kernel(kernels[i]);
+        const auto t0 = Clock::now();
+        at::Tensor o = attention(q, k, v, sh.heads, scale);
+        if (r > 0) times[i].push_back(since(t0));
+      }
+    std::printf("  %-28s B=%lld N=%lld M=%lld heads=%lld D=%lld (%.1f GFLOP):", sh.what, (long long)sh.B,
+                (long long)sh.N, (long long)sh.M, (long long)sh.heads, (long long)sh.D, gflop);
+    for (size_t i = 0; i < kernels.size(); ++i) {
+      std::sort(times[i].begin(), times[i].end());
+      const double med = times[i][times[i].size() / 2];
+      std::printf("  %s %.1f ms (%.0f GFLOP/s)", kernels[i].c_str(), med * 1e3, gflop / med);
+    }
+    std::printf("\n");
+    std::fflush(stdout);
+  }
+  set_attention_kernel(setting);
+}
+
 void end_to_end(const Args& a) {
   const at::ScalarType dt = a.precisions.size() == 1 && a.precisions[0] == "bf16" ? at::kBFloat16 : at::kFloat;
   auto t0 = Clock::now();
@@ -230,6 +287,12 @@ int run_sampler_bench(int argc, char** argv) {
         a.keep_block_weights = true;
       } else if (k == "--vae") {
         a.vae = true;
+      } else if (k == "--attention") {
+        a.attention = true;
+      } else if (k == "--attention-slice-bytes") {
+        set_attention_slice_bytes(std::stoll(next()));
+      } else if (k == "--attention-kernel") {
+        a.attention_kernel = next();
       } else if (k == "--profile") {
         a.profile = true;
       } else if (k == "--vocab") {
@@ -240,6 +303,12 @@ int run_sampler_bench(int argc, char** argv) {
       } else {
         throw std::invalid_argument("unknown argument " + k);
       }
+    }
+    if (!a.attention_kernel.empty()) set_attention_kernel(a.attention_kernel);
+    std::printf("attention kernel: %s (%s)\n", attention_kernel().c_str(), attention_kernel_in_use().c_str());
+    if (a.attention) {
+      time_attention(a);
+      return 0;
     }
     const ModelConfig cfg = a.config == "sd15" ? ModelConfig::sd15() : reduced_config();
     if (!a.write_checkpoint.empty()) {

@@ -413,8 +413,6 @@ ControlLDM ControlLDM::build(const ModelConfig& cfg, ParamSource& b) {
 
 namespace {
 
-std::atomic<int64_t> g_attention_slice_bytes{int64_t(1) << 20};
-
 // A linear layer over many rows runs as oneDNN's 1x1 convolution on a channels-last view: the
 // rows [M, K] of x are, bit for bit, an NHWC image [1, K, M, 1], and the NHWC result [1, N, M, 1]
 // is the rows [M, N] of the answer. oneDNN's brgemm kernels reach 160-210 GFLOP/s on one AVX-512
@@ -470,55 +468,6 @@ at::Tensor norm(const at::Tensor& x, const Norm& n) {
   at::Tensor y = n.groups > 0 ? at::group_norm(xf, n.groups, n.w, n.b, n.eps)
                               : at::layer_norm(xf, {xf.size(-1)}, n.w, n.b, n.eps);
   return cast ? y.to(x.scalar_type()) : y;
-}
-
-// Multi-head attention. q [B, N, H*D], k and v [B, M, H*D] -> [B, N, H*D]: per batch entry
-// and head, softmax(q k^T * scale (+ mask [N, M])) v, softmax in float32.
-//
-// Each head's q, k, v are strided column views of the projections (no split-heads copies; BLAS
-// reads them with a leading dimension of H*D) and query rows go in blocks whose scores fit in
-// attention_slice_bytes() (default 1 MiB, about a core's L2): one gemm with the scale fused as
-// its alpha writes the block's scores, softmax runs in place on them while they are in cache,
-// and a second gemm writes the block's output straight into the head's columns of the result.
-// The full [N, M] score matrix (1 GiB per call at 512x512 in fp32) never exists. With gradients
-// recorded (the tiny models' training) the plain differentiable computation runs instead.
-at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads,
-                     double scale, const at::Tensor& mask = {}) {
-  const int64_t B = q.size(0), N = q.size(1), C = q.size(2), M = k.size(1);
-  const int64_t D = C / heads;
-  const bool reduced = q.scalar_type() != at::kFloat;
-  if (at::GradMode::is_enabled()) {  // training: differentiable ops only (no out= variants)
-    auto split = [&](const at::Tensor& t, int64_t L) {  // 'b n (h d) -> (b h) n d'
-      return t.reshape({B, L, heads, D}).permute({0, 2, 1, 3}).reshape({B * heads, L, D});
-    };
-    at::Tensor s = at::bmm(split(q, N), split(k, M).transpose(1, 2));
-    if (scale != 1.0) s.mul_(scale);
-    if (mask.defined()) s.add_(mask);
-    at::Tensor p = reduced ? at::softmax(s, -1, at::kFloat).to(q.scalar_type()) : at::softmax(s, -1);
-    return at::bmm(p, split(v, M)).reshape({B, heads, N, D}).permute({0, 2, 1, 3}).reshape({B, N, C});
-  }
-  const int64_t row_bytes = M * int64_t(sizeof(float)) * (reduced ? 2 : 1);
-  const int64_t rows = std::max<int64_t>(1, std::min(N, g_attention_slice_bytes.load() / row_bytes));
-  at::Tensor out = at::empty({B, N, C}, q.options());
-  at::Tensor scores = at::zeros({rows, M}, q.options());  // zeros: beta = 0 must never meet NaN
-  for (int64_t b = 0; b < B; ++b) {
-    for (int64_t h = 0; h < heads; ++h) {
-      const at::Tensor qh = q[b].narrow(1, h * D, D), kt = k[b].narrow(1, h * D, D).t(),
-                       vh = v[b].narrow(1, h * D, D);
-      at::Tensor oh = out[b].narrow(1, h * D, D);
-      for (int64_t n0 = 0; n0 < N; n0 += rows) {
-        const int64_t n = std::min(rows, N - n0);
-        at::Tensor s = scores.narrow(0, 0, n);
-        at::addmm_out(s, s, qh.narrow(0, n0, n), kt, /*beta=*/0, /*alpha=*/scale);
-        if (mask.defined()) s.add_(mask.narrow(0, n0, n));
-        const at::Tensor p =
-            reduced ? at::softmax(s, -1, at::kFloat).to(q.scalar_type()) : at::_softmax_out(s, s, -1, false);
-        at::Tensor o = oh.narrow(0, n0, n);
-        at::mm_out(o, p, vh);
-      }
-    }
-  }
-  return out;
 }
 
 // attention.CrossAttention (context == x for self-attention).
@@ -708,11 +657,6 @@ int pack_conv_weights(ControlNet& control) {
   n += pack_block(control.middle);
   return n;
 }
-
-void set_attention_slice_bytes(int64_t bytes) {
-  g_attention_slice_bytes.store(std::max<int64_t>(bytes, 256));
-}
-int64_t attention_slice_bytes() { return g_attention_slice_bytes.load(); }
 
 at::Tensor timestep_embedding(const at::Tensor& t, int64_t dim) {
   const int64_t half = dim / 2;

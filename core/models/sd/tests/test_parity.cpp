@@ -109,6 +109,36 @@ TEST_CASE("parity: attention in one-row score blocks matches the references too"
               "decode_first_stage (single-head attention), one query row per block");
 }
 
+TEST_CASE("parity: attention through each fused kernel matches the references too", "[sd][parity][slow]") {
+  // The fixture's token counts are below the fused kernels' default threshold; a threshold of one
+  // key sends every unmasked attention (UNet, ControlNet, VAE) through each kernel this CPU runs.
+  struct Restore {
+    std::string kernel = attention_kernel();
+    int64_t keys = fused_attention_min_keys();
+    ~Restore() {
+      set_attention_kernel(kernel);
+      set_fused_attention_min_keys(keys);
+    }
+  } restore;
+  set_fused_attention_min_keys(1);
+  c10::InferenceMode guard;
+  const ControlLDM& m = fixture().model.model;
+  const at::Tensor x = refv("unet.x"), t = refv("unet.t"), ctx = refv("unet.ctx");
+  const at::Tensor gh = controlnet_hint(*m.control, refv("unet.hint"));
+  for (const std::string& kernel : available_attention_kernels()) {
+    set_attention_kernel(kernel);
+    std::vector<at::Tensor> ctrl = controlnet_forward(*m.control, x, gh, t, ctx);
+    REQUIRE(ctrl.size() == 5);
+    for (size_t i = 0; i < ctrl.size(); ++i)
+      check_close(ctrl[i], refv("control.out." + std::to_string(i)), 2e-5, 1e-5,
+                  "control residual " + std::to_string(i) + ", " + kernel);
+    check_close(unet_forward(*m.unet, x, t, ctx, nullptr), refv("unet.eps_plain"), 2e-5, 1e-5,
+                "UNet eps without control, " + kernel);
+    check_close(vae_decode(*m.vae_decoder, refv("vae.z")), refv("vae.image"), 2e-5, 1e-5,
+                "decode_first_stage (single-head attention), " + kernel);
+  }
+}
+
 TEST_CASE("parity: convolution weights packed for oneDNN give the same outputs", "[sd][parity][slow]") {
   // Bit for bit where ATen would also have run oneDNN (3x3 on batches > 1, as in CFG); the
   // fixture's small batch-1 inputs take ATen's own kernels there, so: the references' tolerance.

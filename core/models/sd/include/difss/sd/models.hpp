@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <difss/sd/attention.hpp>
 #include <difss/sd/param_source.hpp>
 #include <difss/sd/config.hpp>
 
@@ -215,12 +216,6 @@ at::Tensor class_context(const ClassEmbed& m, const at::Tensor& ids);
 int pack_conv_weights(UNet& unet);
 int pack_conv_weights(ControlNet& control);
 
-// Largest attention-score block (bytes) one attention call materialises: each head's query rows
-// are processed in blocks below it (numerically the same as the unsliced computation up to the
-// order of float additions inside matrix products). Default 1 MiB, about one core's L2 cache:
-// the scores are written, softmaxed and consumed while they are still in cache.
-void set_attention_slice_bytes(int64_t bytes);
-int64_t attention_slice_bytes();
 
 
 }  // namespace difss::sd
