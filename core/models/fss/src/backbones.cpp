@@ -1,7 +1,9 @@
 // ResNet and VGG-16 with torchvision's layout, functional ATen (see backbone.hpp).
 #include <difss/fss/backbone.hpp>
+#include <difss/fss/layers.hpp>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 #include <algorithm>
 #include <stdexcept>
@@ -10,6 +12,7 @@ namespace difss::fss {
 
 void Backbone::to(at::Device device, at::ScalarType dtype) {
   for (const auto& nt : named_tensors()) *nt.tensor = nt.tensor->to(device, dtype);
+  weights_changed();
 }
 
 std::vector<at::Tensor> Backbone::block_outputs(const at::Tensor&) const {
@@ -48,6 +51,31 @@ struct BN {
   }
 };
 
+// conv followed by eval-mode BN as one convolution with bias (layers.hpp's fold, then packed).
+Conv2d fold(const Conv& c, const BN& bn) {
+  Conv2d plain;
+  plain.weight = c.weight;
+  plain.stride = c.stride;
+  plain.padding = c.padding;
+  BatchNorm2d b;
+  b.weight = bn.weight, b.bias = bn.bias, b.running_mean = bn.running_mean, b.running_var = bn.running_var;
+  Conv2d f = fold_batchnorm(plain, b);
+  f.pack();
+  return f;
+}
+
+// A residual block with its BatchNorms folded (ResNet::fold_for_inference).
+struct FoldedBlock {
+  bool bottleneck = true, has_down = false;
+  Conv2d conv1, conv2, conv3, down;
+  at::Tensor forward_pre_relu(const at::Tensor& x) const {
+    at::Tensor y = conv1(x).relu_();
+    if (bottleneck) y = conv3(conv2(y).relu_());
+    else y = conv2(y);
+    return y.add_(has_down ? down(x) : x);  // y + shortcut, as the unfolded block adds them
+  }
+};
+
 struct Block {
   bool bottleneck = true;
   Conv conv1, conv2, conv3;
@@ -66,6 +94,16 @@ struct Block {
       y = bn2(conv2(y));
     }
     return y + (has_down ? down_bn(down(x)) : x);
+  }
+  FoldedBlock folded() const {
+    FoldedBlock f;
+    f.bottleneck = bottleneck;
+    f.has_down = has_down;
+    f.conv1 = fold(conv1, bn1);
+    f.conv2 = fold(conv2, bn2);
+    if (bottleneck) f.conv3 = fold(conv3, bn3);
+    if (has_down) f.down = fold(down, down_bn);
+    return f;
   }
   void collect(std::vector<NamedTensor>& out, const std::string& p) {
     out.push_back({p + ".conv1.weight", &conv1.weight, true});
@@ -134,13 +172,34 @@ class ResNet final : public Backbone {
 
   std::vector<at::Tensor> block_outputs(const at::Tensor& x) const override {
     std::vector<at::Tensor> feats;
+    const bool folded = use_folded(x);
     at::Tensor f = stem(x);
     for (int s = 0; s < 4; ++s)
-      for (const Block& b : stages_[s]) {
-        feats.push_back(b.forward_pre_relu(f));
+      for (size_t i = 0; i < stages_[s].size(); ++i) {
+        feats.push_back(folded ? folded_[s][i].forward_pre_relu(f) : stages_[s][i].forward_pre_relu(f));
         f = at::relu(feats.back());
       }
     return feats;
+  }
+
+  int fold_for_inference() override {
+    fold_requested_ = true;
+    folded_stem_ = fold(conv1_, bn1_);
+    int n = 1;
+    for (int s = 0; s < 4; ++s) {
+      folded_[s].clear();
+      for (const Block& b : stages_[s]) {
+        folded_[s].push_back(b.folded());
+        n += (b.bottleneck ? 3 : 2) + (b.has_down ? 1 : 0);
+      }
+    }
+    return n;
+  }
+
+  void unfold() override {
+    fold_requested_ = false;
+    folded_stem_ = Conv2d();
+    for (auto& st : folded_) st.clear();
   }
 
   std::array<int64_t, 3> level_counts() const override {
@@ -172,13 +231,14 @@ class ResNet final : public Backbone {
       for (size_t i = 0; i < pos.size(); ++i)
         if (pos[i] == idx) out[i] = t;
     };
+    const bool folded = use_folded(x);
     at::Tensor f = stem(x);
     size_t idx = 0;
     record(idx, f);
     for (int s = 0; s < 4 && idx < last; ++s) {
       const size_t stage_idx = ++idx;
-      for (const Block& b : stages_[s]) {
-        f = at::relu(b.forward_pre_relu(f));
+      for (size_t i = 0; i < stages_[s].size(); ++i) {
+        f = at::relu(folded ? folded_[s][i].forward_pre_relu(f) : stages_[s][i].forward_pre_relu(f));
         record(++idx, f);
       }
       record(stage_idx, f);
@@ -204,10 +264,23 @@ class ResNet final : public Backbone {
     return msg;
   }
 
+ protected:
+  void weights_changed() override {
+    if (fold_requested_) fold_for_inference();
+  }
+
  private:
+  // The folded copies run at inference on the CPU in the weights' dtype.
+  bool use_folded(const at::Tensor& x) const {
+    return fold_requested_ && !at::GradMode::is_enabled() && x.device().is_cpu() &&
+           x.scalar_type() == conv1_.weight.scalar_type() && folded_stem_.weight.defined();
+  }
+
   at::Tensor stem(const at::Tensor& x) const {
     if (x.dim() != 4 || x.size(1) != 3)
       throw std::invalid_argument("backbone input must be [B, 3, H, W], got " + std::to_string(x.dim()) + "-d");
+    if (use_folded(x))
+      return at::max_pool2d(folded_stem_(x.contiguous(at::MemoryFormat::ChannelsLast)).relu_(), {3, 3}, {2, 2}, {1, 1});
     return at::max_pool2d(at::relu(bn1_(conv1_(x))), {3, 3}, {2, 2}, {1, 1});
   }
 
@@ -215,6 +288,9 @@ class ResNet final : public Backbone {
   Conv conv1_;
   BN bn1_;
   std::array<std::vector<Block>, 4> stages_;
+  bool fold_requested_ = false;
+  Conv2d folded_stem_;
+  std::array<std::vector<FoldedBlock>, 4> folded_;
 };
 
 // torchvision vgg16 "features": 13 3x3 convs (with bias) + ReLU, 5 max pools.

@@ -2,10 +2,13 @@
 #include <difss/fss/hsnet.hpp>
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
 
 #include <algorithm>
 #include <array>
+#include <tuple>
+#include <utility>
 #include <stdexcept>
 
 namespace difss::fss {
@@ -62,34 +65,167 @@ std::string shape_str(at::IntArrayRef s) {
   return o + "]";
 }
 
+// ---- inference layout ------------------------------------------------------------------------
+//
+// At inference on the CPU the learner keeps each 4D tensor in memory as [B, ha, wa, hb, wb, C]
+// ("channels last" over four spatial dims) behind its logical shape [B, C, ha, wa, hb, wb] (a
+// permuted view). The center-pivot branches are thousands of small images with few channels, for
+// which oneDNN's convolution runs 1.6-3x faster channels-last than NCHW; in this layout branch 2's
+// images (over the support dims) and its result are plain views, branch 1 needs one copy of its
+// pruned input and its result is added through a permuted view, and GroupNorm and the
+// interpolation over the query dims run as ATen's channels-last kernels on 4D views. The
+// official NCHW computation (training keeps it) agrees to float rounding: same convolutions, same
+// additions, reductions in another order. Training and other devices keep NCHW.
+bool channels_last_inference(const at::Tensor& x) { return !at::GradMode::is_enabled() && x.device().is_cpu(); }
+
+// Logical [B, C, ha, wa, hb, wb] <-> memory order [B, ha, wa, hb, wb, C].
+at::Tensor memory_order(const at::Tensor& x) { return x.permute({0, 2, 3, 4, 5, 1}); }
+at::Tensor logical_order(const at::Tensor& m) { return m.permute({0, 5, 1, 2, 3, 4}); }
+
+// [N, h, w, c] rows in memory as the NCHW-shaped channels-last images ATen convolves.
+at::Tensor images_nhwc(const at::Tensor& m, int64_t h, int64_t w, int64_t c) {
+  return m.view({-1, h, w, c}).permute({0, 3, 1, 2});
+}
+at::Tensor nhwc_rows(const at::Tensor& y) {  // channels-last [N, O, h, w] -> memory [N, h, w, O]
+  return (y.is_contiguous(at::MemoryFormat::ChannelsLast) ? y : y.contiguous(at::MemoryFormat::ChannelsLast))
+      .permute({0, 2, 3, 1});
+}
+
+at::Tensor center_pivot_channels_last(const CenterPivotConv4d& c, const at::Tensor& x) {
+  const int64_t pad = c.kernel / 2;
+  const at::Tensor m = memory_order(x).contiguous();  // a view when x is already in this layout
+  const int64_t B = m.size(0), ha = m.size(1), wa = m.size(2), hb = m.size(3), wb = m.size(4), C = m.size(5);
+  // Branch 2: over the support dims, with the stride; its images are views of x.
+  at::Tensor o2 = nhwc_rows(at::conv2d(images_nhwc(m, hb, wb, C), c.w2, c.b2, {c.stride, c.stride}, {pad, pad}));
+  const int64_t lh = o2.size(1), lw = o2.size(2), O = o2.size(3);
+  at::Tensor out = o2.view({B, ha, wa, lh, lw, O});
+  // Branch 1: the support dims pruned with the stride, over the query dims: one copy.
+  const at::Tensor pruned = c.stride > 1 ? m.slice(3, 0, hb, c.stride).slice(4, 0, wb, c.stride) : m;
+  if (pruned.size(3) != lh || pruned.size(4) != lw)
+    throw std::invalid_argument("CenterPivotConv4d: branch shapes differ [" + std::to_string(pruned.size(3)) + ", " +
+                                std::to_string(pruned.size(4)) + "] vs [" + std::to_string(lh) + ", " +
+                                std::to_string(lw) + "] support dims");
+  const at::Tensor imgs = pruned.permute({0, 3, 4, 1, 2, 5}).contiguous();  // [B, lh, lw, ha, wa, C]
+  at::Tensor o1 = nhwc_rows(at::conv2d(images_nhwc(imgs, ha, wa, C), c.w1, c.b1, {1, 1}, {pad, pad}));
+  out.add_(o1.view({B, lh, lw, ha, wa, O}).permute({0, 3, 4, 1, 2, 5}));  // o2 + o1 == o1 + o2 in IEEE
+  return logical_order(out);
+}
+
+// Per (sample, channel) mean and biased variance of rows [B, S, C] (float), accumulated in double
+// over fixed chunks of rows (so the result does not depend on the thread count); E[x^2] - E[x]^2
+// in double loses nothing that matters unless |mean| / std exceeds ~1e6.
+std::pair<at::Tensor, at::Tensor> channel_mean_var(const at::Tensor& rows) {
+  const int64_t B = rows.size(0), S = rows.size(1), C = rows.size(2), chunk = 1024;
+  const int64_t chunks = (S + chunk - 1) / chunk;
+  std::vector<double> part(size_t(B * chunks * 2 * C), 0.0);
+  const float* x = rows.data_ptr<float>();
+  at::parallel_for(0, B * chunks, 1, [&](int64_t first, int64_t last) {
+    for (int64_t k = first; k < last; ++k) {
+      const int64_t b = k / chunks, s0 = (k % chunks) * chunk, s1 = std::min(S, s0 + chunk);
+      double* sum = part.data() + k * 2 * C;
+      double* sq = sum + C;
+      for (int64_t s = s0; s < s1; ++s) {
+        const float* r = x + (b * S + s) * C;
+        for (int64_t c = 0; c < C; ++c) {
+          const double v = r[c];
+          sum[c] += v;
+          sq[c] += v * v;
+        }
+      }
+    }
+  });
+  at::Tensor mean = at::empty({B, C}, rows.options().dtype(at::kDouble)), var = at::empty_like(mean);
+  double* mp = mean.data_ptr<double>();
+  double* vp = var.data_ptr<double>();
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) {
+      double sum = 0, sq = 0;
+      for (int64_t k = 0; k < chunks; ++k) {
+        sum += part[size_t(((b * chunks + k) * 2) * C + c)];
+        sq += part[size_t(((b * chunks + k) * 2 + 1) * C + c)];
+      }
+      const double m = sum / double(S);
+      mp[b * C + c] = m;
+      vp[b * C + c] = std::max(0.0, sq / double(S) - m * m);
+    }
+  return {mean, var};
+}
+
+// GroupNorm(4) + ReLU on the layout above: statistics per channel (channel_mean_var), combined
+// per group (equal counts: mean of the means; mean of the variances plus the variance of the
+// means), then x * scale + shift per channel, as ATen's GroupNorm applies it. (ATen 1.13's own
+// channels-last GroupNorm takes E[x^2] - E[x]^2 in float, which cancels catastrophically when a
+// group's mean is large against its spread: errors of order 1 measured.)
+at::Tensor group_norm_relu_channels_last(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  const at::Tensor m = memory_order(x).contiguous();
+  const int64_t B = m.size(0), C = m.size(5), G = 4;
+  const at::Tensor rows = m.view({B, -1, C});
+  at::Tensor stats_mean, stats_var;
+  if (rows.scalar_type() == at::kFloat) {
+    std::tie(stats_mean, stats_var) = channel_mean_var(rows);
+  } else {
+    std::tie(stats_var, stats_mean) = at::var_mean(rows.to(at::kDouble), {1}, /*unbiased=*/false);
+  }
+  const at::Tensor gm = stats_mean.view({B, G, C / G}), gv = stats_var.view({B, G, C / G});
+  const at::Tensor mean = gm.mean(2, true);
+  const at::Tensor var = gv.mean(2, true) + (gm - mean).square().mean(2, true);  // [B, G, 1]
+  const at::Tensor rstd = (var + 1e-5).rsqrt_().expand({B, G, C / G}).reshape({B, 1, C});
+  const at::Tensor scale = (rstd * w.to(at::kDouble).view({1, 1, C}));
+  const at::Tensor shift = b.to(at::kDouble).view({1, 1, C}) - mean.expand({B, G, C / G}).reshape({B, 1, C}) * scale;
+  return logical_order(
+      at::addcmul(shift.to(rows.scalar_type()), rows, scale.to(rows.scalar_type())).relu_().view(m.sizes()));
+}
+
+// HPNLearner.interpolate_support_dims on the layout above: the query dims (ha, wa) are the
+// spatial dims of a channels-last image with hb * wb * C channels.
+at::Tensor interpolate_query_dims_channels_last(const at::Tensor& x, int64_t oh, int64_t ow) {
+  const at::Tensor m = memory_order(x).contiguous();
+  const int64_t B = m.size(0), ha = m.size(1), wa = m.size(2), hb = m.size(3), wb = m.size(4), C = m.size(5);
+  at::Tensor y = at::upsample_bilinear2d(images_nhwc(m, ha, wa, hb * wb * C), {oh, ow}, /*align_corners=*/true);
+  return logical_order(nhwc_rows(y).view({B, oh, ow, hb, wb, C}));
+}
+
+// The level's correlations [B, ha, wa, hb, wb] side by side as the channels of one tensor
+// [B, ha, wa, hb, wb, n]: one pass over each (ATen's copy into a stride-n destination runs
+// element by element, ~5 ns each here).
+at::Tensor interleave(const std::vector<at::Tensor>& parts, const std::vector<int64_t>& shape) {
+  at::Tensor out = at::empty(shape, parts.front().options());
+  const int64_t n = int64_t(parts.size());
+  if (out.scalar_type() != at::kFloat) {
+    for (int64_t i = 0; i < n; ++i) out.select(-1, i).copy_(parts[size_t(i)]);
+    return out;
+  }
+  std::vector<at::Tensor> src;
+  std::vector<const float*> p;
+  for (const at::Tensor& t : parts) {
+    src.push_back(t.contiguous());
+    p.push_back(src.back().data_ptr<float>());
+  }
+  float* o = out.data_ptr<float>();
+  at::parallel_for(0, src.front().numel(), 4096, [&](int64_t begin, int64_t end) {
+    for (int64_t j = begin; j < end; ++j)
+      for (int64_t i = 0; i < n; ++i) o[j * n + i] = p[size_t(i)][j];
+  });
+  return out;
+}
+
 }  // namespace
 
 at::Tensor CenterPivotConv4d::forward(const at::Tensor& x) const {
+  if (channels_last_inference(x)) return center_pivot_channels_last(*this, x);
   const int64_t pad = kernel / 2;
   // Branch 1: prune the support dims with the stride (indices recomputed for this input), then
   // convolve over the query dims.
   at::Tensor p = stride > 1 ? x.slice(4, 0, x.size(4), stride).slice(5, 0, x.size(5), stride) : x;
   const int64_t B = p.size(0), C = p.size(1), ha = p.size(2), wa = p.size(3), lh = p.size(4), lw = p.size(5);
-  // Each branch is thousands of small images with few channels: at inference they are laid out
-  // channels-last (the same one copy as NCHW), where oneDNN's convolution runs 1.6-3x faster than
-  // on NCHW (the same ATen op at HSNet's shapes, one thread). Training keeps NCHW.
-  const bool nhwc = !at::GradMode::is_enabled() && x.device().is_cpu();
-  // t's dims (n0, n1, n2, C, h, w) are at positions o -> images [n0*n1*n2, C, h, w]
-  auto images = [&](const at::Tensor& t, std::array<int64_t, 6> o, int64_t h, int64_t w) {
-    if (!nhwc) return t.permute(o).contiguous().view({-1, C, h, w});
-    return t.permute({o[0], o[1], o[2], o[4], o[5], o[3]}).contiguous().view({-1, h, w, C}).permute({0, 3, 1, 2});
+  auto images = [&](const at::Tensor& t, std::array<int64_t, 6> o) {  // dims o -> [n0*n1*n2, C, h, w]
+    return t.permute(o).contiguous().view({-1, C, t.size(o[4]), t.size(o[5])});
   };
-  auto unflatten = [&](const at::Tensor& y, int64_t n1, int64_t n2) {  // [B*n1*n2, O, h, w] -> [B, n1, n2, O, h, w]
-    const int64_t O = y.size(1), h = y.size(2), w = y.size(3);
-    if (!nhwc || !y.is_contiguous(at::MemoryFormat::ChannelsLast)) return y.contiguous().view({B, n1, n2, O, h, w});
-    return y.permute({0, 2, 3, 1}).view({B, n1, n2, h, w, O}).permute({0, 1, 2, 5, 3, 4});
-  };
-  at::Tensor o1 = at::conv2d(images(p, {0, 4, 5, 1, 2, 3}, ha, wa), w1, b1, {1, 1}, {pad, pad});
-  o1 = unflatten(o1, lh, lw).permute({0, 3, 4, 5, 1, 2}).contiguous();
+  at::Tensor o1 = at::conv2d(images(p, {0, 4, 5, 1, 2, 3}), w1, b1, {1, 1}, {pad, pad});
+  o1 = o1.contiguous().view({B, lh, lw, o1.size(1), ha, wa}).permute({0, 3, 4, 5, 1, 2}).contiguous();
   // Branch 2: convolve over the support dims with the stride.
-  const int64_t hb = x.size(4), wb = x.size(5);
-  at::Tensor o2 = at::conv2d(images(x, {0, 2, 3, 1, 4, 5}, hb, wb), w2, b2, {stride, stride}, {pad, pad});
-  o2 = unflatten(o2, ha, wa).permute({0, 3, 1, 2, 4, 5}).contiguous();
+  at::Tensor o2 = at::conv2d(images(x, {0, 2, 3, 1, 4, 5}), w2, b2, {stride, stride}, {pad, pad}).contiguous();
+  o2 = o2.view({B, ha, wa, o2.size(1), o2.size(2), o2.size(3)}).permute({0, 3, 1, 2, 4, 5}).contiguous();
   if (o1.sizes() != o2.sizes())
     throw std::invalid_argument("CenterPivotConv4d: branch shapes differ " + shape_str(o1.sizes()) + " vs " +
                                 shape_str(o2.sizes()));
@@ -99,7 +235,8 @@ at::Tensor CenterPivotConv4d::forward(const at::Tensor& x) const {
 at::Tensor Conv4dBlock::forward(at::Tensor x) const {
   for (size_t i = 0; i < convs.size(); ++i) {
     x = convs[i].forward(x);
-    x = at::relu(at::group_norm(x, 4, gn_weight[i], gn_bias[i], 1e-5));
+    x = channels_last_inference(x) ? group_norm_relu_channels_last(x, gn_weight[i], gn_bias[i])
+                                   : at::relu(at::group_norm(x, 4, gn_weight[i], gn_bias[i], 1e-5));
   }
   return x;
 }
@@ -135,12 +272,19 @@ at::Tensor HPNLearner::forward(const std::vector<at::Tensor>& pyr) const {
   };
   check_support_dims(sqz4, sqz3);
   check_support_dims(sqz3, sqz2);
-  at::Tensor mix43 = interpolate_query_dims(sqz4, sqz3.size(2), sqz3.size(3)) + sqz3;
+  const bool cl = channels_last_inference(sqz2);
+  auto interpolate = [cl](const at::Tensor& x, const at::Tensor& like) {
+    return cl ? interpolate_query_dims_channels_last(x, like.size(2), like.size(3))
+              : interpolate_query_dims(x, like.size(2), like.size(3));
+  };
+  at::Tensor mix43 = interpolate(sqz4, sqz3) + sqz3;
   mix43 = encoder_layer4to3.forward(mix43);
-  at::Tensor mix432 = interpolate_query_dims(mix43, sqz2.size(2), sqz2.size(3)) + sqz2;
+  at::Tensor mix432 = interpolate(mix43, sqz2) + sqz2;
   mix432 = encoder_layer3to2.forward(mix432);
   const int64_t B = mix432.size(0), C = mix432.size(1), ha = mix432.size(2), wa = mix432.size(3);
-  at::Tensor enc = mix432.view({B, C, ha, wa, -1}).mean(-1);
+  // The mean over the support dims; the decoder then runs on NCHW as the official one does.
+  at::Tensor enc = cl ? memory_order(mix432).reshape({B, ha, wa, -1, C}).mean(3).permute({0, 3, 1, 2}).contiguous()
+                      : mix432.view({B, C, ha, wa, -1}).mean(-1);
   at::Tensor d = at::relu(at::conv2d(enc, dec1_w0, dec1_b0, {1, 1}, {1, 1}));
   d = at::relu(at::conv2d(d, dec1_w2, dec1_b2, {1, 1}, {1, 1}));
   const int64_t up = d.size(-1) * 2;  // HSNet uses the width for both sides
@@ -203,7 +347,14 @@ std::vector<at::Tensor> multilayer_correlation(const std::vector<at::Tensor>& qf
   int64_t end = int64_t(corrs.size());
   for (int l = 0; l < 3; ++l) {
     std::vector<at::Tensor> level(corrs.begin() + (end - counts[size_t(l)]), corrs.begin() + end);
-    out.push_back(at::stack(level).transpose(0, 1).contiguous());
+    // [B, n, ha, wa, hb, wb]; at inference in the learner's channels-last layout (a permuted view).
+    if (channels_last_inference(level.front())) {
+      std::vector<int64_t> shape = level.front().sizes().vec();
+      shape.push_back(int64_t(level.size()));
+      out.push_back(logical_order(interleave(level, shape)));
+    } else {
+      out.push_back(at::stack(level).transpose(0, 1).contiguous());
+    }
     end -= counts[size_t(l)];
   }
   return out;

@@ -27,11 +27,14 @@ fs::path data_dir() { return test::source_dir() / "plugins/segmenter/hsnet/tests
 
 double max_abs(const at::Tensor& t) { return t.abs().max().item<double>(); }
 
-void check_parity(int64_t S, int64_t H, int64_t W) {
+// `folded`: the backbone's BatchNorms folded into its convolutions, as the engine runs it by
+// default (HSNetConfig::fold_batchnorm); the same references and tolerances as unfolded.
+void check_parity(int64_t S, int64_t H, int64_t W, bool folded) {
   c10::InferenceMode guard;
   weights::StateDict ref = weights::load_safetensors(data_dir() / ("hsnet_r50_parity_S" + std::to_string(S) + ".safetensors"));
   fss::HSNet net("resnet50");
   fss::deterministic_init(net.named_tensors());
+  if (folded) REQUIRE(net.backbone().fold_for_inference() == 53);  // stem + 16 blocks x 3 + 4 downsamples
   const int64_t K = 5;
   at::Tensor q = fss::prepare_image(test::test_image(S, 0), S, S);
   std::vector<at::Tensor> imgs, masks;
@@ -51,8 +54,9 @@ void check_parity(int64_t S, int64_t H, int64_t W) {
     REQUIRE(logits.back().sizes() == ref_logits.narrow(0, k, 1).sizes());
     worst = std::max(worst, max_abs(logits.back() - ref_logits.narrow(0, k, 1)));
   }
-  INFO("S = " << S << ": logits max-abs diff " << worst << " (logit scale " << scale << ")");
-  WARN("HSNet parity S=" << S << ": logits max-abs diff " << worst << ", max |logit| " << scale);
+  const char* mode = folded ? " (backbone folded)" : " (backbone unfolded)";
+  INFO("S = " << S << mode << ": logits max-abs diff " << worst << " (logit scale " << scale << ")");
+  WARN("HSNet parity S=" << S << mode << ": logits max-abs diff " << worst << ", max |logit| " << scale);
   CHECK(worst <= 2e-5);
   CHECK(worst <= 1e-4 * scale);
 
@@ -65,7 +69,7 @@ void check_parity(int64_t S, int64_t H, int64_t W) {
   REQUIRE(p5.mask[0].sizes() == r5.sizes());
   const double n = double(H * W);
   const double d1 = p1.mask[0].ne(r1).sum().item<double>() / n, d5 = p5.mask[0].ne(r5).sum().item<double>() / n;
-  WARN("HSNet parity S=" << S << ": mask disagreement 1-shot " << d1 << ", 5-shot " << d5
+  WARN("HSNet parity S=" << S << mode << ": mask disagreement 1-shot " << d1 << ", 5-shot " << d5
                          << " (fg fraction " << r1.to(at::kFloat).mean().item<double>() << ", "
                          << r5.to(at::kFloat).mean().item<double>() << ")");
   CHECK(d1 <= 1e-4);
@@ -83,11 +87,13 @@ void check_parity(int64_t S, int64_t H, int64_t W) {
 }  // namespace
 
 TEST_CASE("HSNet-ResNet50 matches the official implementation at 400x400, 1 and 5 shots", "[hsnet][parity][slow]") {
-  check_parity(400, 237, 311);
+  check_parity(400, 237, 311, /*folded=*/false);
+  check_parity(400, 237, 311, /*folded=*/true);
 }
 
 TEST_CASE("HSNet-ResNet50 matches the official implementation at 320x320, 1 and 5 shots", "[hsnet][parity][slow]") {
-  check_parity(320, 200, 150);
+  check_parity(320, 200, 150, /*folded=*/false);
+  check_parity(320, 200, 150, /*folded=*/true);
 }
 
 TEST_CASE("The official HSNet state dict keys map 1:1 onto the model", "[hsnet][keys]") {

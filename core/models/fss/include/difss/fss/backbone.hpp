@@ -50,8 +50,19 @@ class Backbone {
   // not use (the classifier head): "fc." (ResNet), "classifier." (VGG).
   virtual std::vector<std::string> unused_prefixes() const = 0;
 
-  // Moves/casts every weight (e.g. to at::kCUDA, at::kBFloat16).
+  // Moves/casts every weight (e.g. to at::kCUDA, at::kBFloat16); folded copies are rebuilt.
   void to(at::Device device, at::ScalarType dtype);
+
+  // Inference copies with each BatchNorm folded into its convolution and the weights reordered
+  // once for oneDNN; without a gradient, the forwards then run them on channels-last activations
+  // (outputs channels-last too). Rounding differs from the unfolded computation (~1e-6 relative
+  // on features); training always runs the unfolded weights. Returns how many convolutions were
+  // folded (0: this backbone has none to fold). unfold() returns to the official computation.
+  virtual int fold_for_inference() { return 0; }
+  virtual void unfold() {}
+
+ protected:
+  virtual void weights_changed() {}
 };
 
 struct ResNetConfig {

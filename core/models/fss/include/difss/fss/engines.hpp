@@ -90,6 +90,9 @@ struct HSNetConfig {
   std::string checkpoint;             // official state dict (.pt with "module." keys, or .safetensors)
   std::string backbone_weights;       // optional torchvision-layout backbone; replaces the checkpoint's
   bool test_weights = false;          // deterministic pseudo-random weights instead (tests/benchmarks)
+  // ResNet BatchNorms folded into the convolutions for inference (Backbone::fold_for_inference):
+  // faster; features agree with the official unfolded computation to float rounding.
+  bool fold_batchnorm = true;
   int64_t image_size = 400;
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;
