@@ -72,6 +72,10 @@ sdk::Descriptor HSNetSegmenter::describe() {
                               "Optional torchvision-layout backbone weights; replace the checkpoint's backbone."));
   d.param(sdk::ParamDef::integer("image_size", 400, 64, 2048,
                                  "Side of the square model input (HSNet: 400); must keep the pyramid aligned."));
+  d.param(sdk::ParamDef::boolean("fold_batchnorm", true,
+                                 "Fold the ResNet backbone's BatchNorms into its convolutions for inference "
+                                 "(faster; features agree with the official unfolded computation to float "
+                                 "rounding, ~1e-6). false: the official computation."));
   fss::declare_device_params(d);
   fss::declare_aux_weight(d, "HSNet's K-shot vote");
   fss::declare_test_weights_and_ports(d, "Foreground probability (1 shot) or vote fraction (K shots), query size.",
@@ -87,6 +91,7 @@ HSNetSegmenter::HSNetSegmenter(const sdk::Host& host, const sdk::Params& p)
   c.checkpoint = p.string("checkpoint");
   c.backbone_weights = p.string("backbone_weights");
   c.test_weights = p.boolean("test_weights");
+  c.fold_batchnorm = p.boolean("fold_batchnorm");
   std::string why;
   if (!size_is_usable(c.backbone, c.image_size, &why))
     throw sdk::Error(DIFSS_ERR_INVALID_ARGUMENT, "parameter 'image_size' = " + std::to_string(c.image_size) +

@@ -135,3 +135,18 @@ TEST_CASE("HSNet plugin: bad parameters and inputs are refused with a status and
         DIFSS_ERR_INVALID_ARGUMENT);
   CHECK(msg.find("support_masks[0]") != std::string::npos);
 }
+
+TEST_CASE("HSNet plugin: fold_batchnorm = false runs the official unfolded backbone, to rounding the same",
+          "[hsnet][plugin]") {
+  auto folded = test::make_plugin<HSNetSegmenter>({{"test_weights", true}, {"image_size", int64_t(128)}});
+  auto official = test::make_plugin<HSNetSegmenter>(
+      {{"test_weights", true}, {"image_size", int64_t(128)}, {"fold_batchnorm", false}});
+  at::Tensor q = test::test_image(128, 0);
+  test::SegmentCall call;
+  auto a = call.run(*folded, q, {test::test_image(128, 1)}, {test::ellipse_mask(128, 1)});
+  auto b = call.run(*official, q, {test::test_image(128, 1)}, {test::ellipse_mask(128, 1)});
+  const double diff = (test::as_at(a.prob) - test::as_at(b.prob)).abs().max().item<double>();
+  INFO("max |prob difference| folded vs unfolded: " << diff);
+  CHECK(diff > 0);     // the folded path ran: its rounding differs
+  CHECK(diff <= 1e-5);
+}
