@@ -279,8 +279,12 @@ class ResNet final : public Backbone {
   at::Tensor stem(const at::Tensor& x) const {
     if (x.dim() != 4 || x.size(1) != 3)
       throw std::invalid_argument("backbone input must be [B, 3, H, W], got " + std::to_string(x.dim()) + "-d");
-    if (use_folded(x))
-      return at::max_pool2d(folded_stem_(x.contiguous(at::MemoryFormat::ChannelsLast)).relu_(), {3, 3}, {2, 2}, {1, 1});
+    if (use_folded(x)) {
+      // ATen 1.13's NCHW max pool runs ~12x slower than its channels-last one (18 vs 1.5 ms for
+      // 64 x 200 x 200): the round trip through channels-last costs 4 ms; a max is exact either way.
+      const at::Tensor y = folded_stem_(x).relu_().contiguous(at::MemoryFormat::ChannelsLast);
+      return at::max_pool2d(y, {3, 3}, {2, 2}, {1, 1}).contiguous();
+    }
     return at::max_pool2d(at::relu(bn1_(conv1_(x))), {3, 3}, {2, 2}, {1, 1});
   }
 

@@ -311,6 +311,16 @@ std::vector<NamedTensor> HPNLearner::named_tensors() {
   return out;
 }
 
+namespace {
+// ||x||_2 over dim 1 of [B, C, n], kept: with gradients as torch.norm; at inference as the square
+// root of a sum of squares, 4-8x faster than ATen 1.13's norm over a non-innermost dim (2.2 vs 0.5
+// ms for 512 x 2500) and the same to float rounding (~3e-7 relative).
+at::Tensor channel_norm(const at::Tensor& x) {
+  if (at::GradMode::is_enabled()) return at::norm(x, 2, {1}, /*keepdim=*/true);
+  return (x * x).sum(1, /*keepdim=*/true).sqrt_();
+}
+}  // namespace
+
 std::vector<at::Tensor> multilayer_correlation(const std::vector<at::Tensor>& qf, const std::vector<at::Tensor>& sf,
                                                const std::array<int64_t, 3>& counts) {
   if (qf.size() != sf.size() || int64_t(qf.size()) != counts[0] + counts[1] + counts[2])
@@ -318,13 +328,14 @@ std::vector<at::Tensor> multilayer_correlation(const std::vector<at::Tensor>& qf
   const double eps = 1e-5;
   std::vector<at::Tensor> corrs;
   for (size_t i = 0; i < qf.size(); ++i) {
-    const int64_t B = sf[i].size(0), C = sf[i].size(1), hb = sf[i].size(2), wb = sf[i].size(3);
-    at::Tensor s = sf[i].reshape({B, C, -1});
-    at::Tensor s_norm = at::norm(s, 2, {1}, /*keepdim=*/true);
+    const int64_t B = sf[i].size(0), hb = sf[i].size(2), wb = sf[i].size(3);
+    // [B, C, h*w]: a view of NCHW features (a channels-last input stays channels-last).
+    at::Tensor s = sf[i].flatten(2);
+    at::Tensor s_norm = channel_norm(s);
     s = s / (s_norm + eps);
     const int64_t ha = qf[i].size(2), wa = qf[i].size(3);
-    at::Tensor q = qf[i].reshape({B, C, -1});
-    q = q / (at::norm(q, 2, {1}, true) + eps);
+    at::Tensor q = qf[i].flatten(2);
+    q = q / (channel_norm(q) + eps);
     // A support position outside the (masked) support has a zero feature, so its correlation
     // column is exactly 0 after the clamp: only the others are multiplied out (the masked support
     // of a typical episode is a fraction of the image). Without a gradient only.
@@ -338,7 +349,9 @@ std::vector<at::Tensor> multilayer_correlation(const std::vector<at::Tensor>& qf
     for (int64_t b = 0; b < B; ++b) {
       at::Tensor idx = nonzero[b].nonzero().view({-1});
       if (idx.numel() == 0) continue;
-      corr[b].index_copy_(1, idx, at::mm(q[b].t(), s[b].index_select(1, idx)).clamp_min_(0));
+      // The kept support columns; channels-last features gather them as contiguous rows.
+      const at::Tensor kept_s = s.stride(1) == 1 ? s[b].t().index_select(0, idx).t() : s[b].index_select(1, idx);
+      corr[b].index_copy_(1, idx, at::mm(q[b].t(), kept_s).clamp_min_(0));
     }
     corrs.push_back(corr.view({B, ha, wa, hb, wb}));
   }
@@ -412,6 +425,13 @@ at::Tensor hsnet_loss(const at::Tensor& logits, const at::Tensor& gt_mask) {
   return at::cross_entropy_loss(logits.reshape({B, 2, -1}), gt_mask.reshape({B, -1}).to(at::kLong));
 }
 
+namespace {
+// argmax over HSNet's two classes, without argmax's index bookkeeping (4 % of a 1-shot
+// episode's time at 480x640): foreground where its logit is larger; ties go to background, as
+// argmax's first maximum does.
+at::Tensor foreground_wins(const at::Tensor& logits) { return logits.select(1, 1).gt(logits.select(1, 0)); }
+}  // namespace
+
 HSNetPrediction predict_from_logits(const std::vector<at::Tensor>& shot_logits, std::array<int64_t, 2> out_size,
                                     const std::vector<double>& weights) {
   if (shot_logits.empty()) throw std::invalid_argument("predict_from_logits: no shots");
@@ -423,12 +443,12 @@ HSNetPrediction predict_from_logits(const std::vector<at::Tensor>& shot_logits, 
   if (shot_logits.size() == 1) {
     at::Tensor logits = upsample_logits(shot_logits[0], out_size).to(at::kFloat);
     pred.prob = at::softmax(logits, 1).select(1, 1).contiguous();
-    pred.mask = logits.argmax(1).to(at::kByte);
+    pred.mask = foreground_wins(logits).to(at::kByte);
     return pred;
   }
   at::Tensor votes;
   for (size_t k = 0; k < shot_logits.size(); ++k) {
-    at::Tensor v = upsample_logits(shot_logits[k], out_size).argmax(1);
+    at::Tensor v = foreground_wins(upsample_logits(shot_logits[k], out_size)).to(at::kLong);
     if (weighted) v = v.to(at::kDouble) * weights[k];  // the max below is then the largest weighted vote
     votes = votes.defined() ? votes + v : v;
   }

@@ -54,9 +54,9 @@ class Backbone {
   void to(at::Device device, at::ScalarType dtype);
 
   // Inference copies with each BatchNorm folded into its convolution and the weights reordered
-  // once for oneDNN; without a gradient, the forwards then run them on channels-last activations
-  // (outputs channels-last too). Rounding differs from the unfolded computation (~1e-6 relative
-  // on features); training always runs the unfolded weights. Returns how many convolutions were
+  // once for oneDNN; without a gradient on the CPU, the forwards then run them (NCHW in and out,
+  // as before). Rounding differs from the unfolded computation (~1e-6 relative on features);
+  // training always runs the unfolded weights. Returns how many convolutions were
   // folded (0: this backbone has none to fold). unfold() returns to the official computation.
   virtual int fold_for_inference() { return 0; }
   virtual void unfold() {}
