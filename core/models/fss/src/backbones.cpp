@@ -171,7 +171,11 @@ class ResNet final : public Backbone {
   std::vector<at::Tensor> block_outputs(const at::Tensor& x) const override { return run_blocks(x, 0); }
 
   int fold_for_inference() override {
+    drop_folded();
     fold_requested_ = true;
+    // Float32 CPU weights only: LibTorch 1.13's oneDNN bf16 path needs AVX-512 (BW, VL, DQ), and
+    // other devices and dtypes run the unfolded computation. A later to() folds again if it can.
+    if (!conv1_.weight.device().is_cpu() || conv1_.weight.scalar_type() != at::kFloat) return 0;
     folded_stem_ = fold(conv1_, bn1_);
     int n = 1;
     for (int s = 0; s < 4; ++s) {
@@ -186,8 +190,7 @@ class ResNet final : public Backbone {
 
   void unfold() override {
     fold_requested_ = false;
-    folded_stem_ = Conv2d();
-    for (auto& st : folded_) st.clear();
+    drop_folded();
   }
 
   std::array<int64_t, 3> level_counts() const override {
@@ -258,10 +261,21 @@ class ResNet final : public Backbone {
   }
 
  private:
+  void drop_folded() {
+    folded_stem_ = Conv2d();
+    for (auto& st : folded_) st.clear();
+  }
+
+  void check_input(const at::Tensor& x) const {
+    if (x.dim() != 4 || x.size(1) != 3)
+      throw std::invalid_argument("backbone input must be [B, 3, H, W], got " + std::to_string(x.dim()) + "-d");
+  }
+
   // Every block's output before its final ReLU, from stage `first` on.
   std::vector<at::Tensor> run_blocks(const at::Tensor& x, int first) const {
     std::vector<at::Tensor> feats;
-    if (use_folded(x) && folded_stem_.packed.defined()) {
+    check_input(x);
+    if (use_folded(x) && folded_stem_.packed.defined() && x.scalar_type() == at::kFloat) {
       // Folded and packed: the activations stay in oneDNN's own blocked layout (ATen's opaque
       // MKLDNN tensors) from the stem to the last block, so that no convolution reorders its input
       // and output (ResNet-50 at 400x400, one thread: 182-213 ms with NCHW activations, ~150 in
@@ -294,8 +308,7 @@ class ResNet final : public Backbone {
   }
 
   at::Tensor stem(const at::Tensor& x) const {
-    if (x.dim() != 4 || x.size(1) != 3)
-      throw std::invalid_argument("backbone input must be [B, 3, H, W], got " + std::to_string(x.dim()) + "-d");
+    check_input(x);
     if (use_folded(x)) {
       // ATen 1.13's NCHW max pool runs ~12x slower than its channels-last one (18 vs 1.5 ms for
       // 64 x 200 x 200): the round trip through channels-last costs 4 ms; a max is exact either way.

@@ -22,7 +22,8 @@ enum class Choice { Auto, Aten, Avx2, Avx512 };
 std::atomic<int64_t> g_slice_bytes{int64_t(1) << 20};
 std::atomic<int64_t> g_min_keys{256};
 std::atomic<int> g_choice{int(Choice::Auto)};
-std::string g_env_error;  // a bad DIFSS_ATTENTION_KERNEL, reported on use
+std::string g_env_error;                  // a bad DIFSS_ATTENTION_KERNEL; written once, in call_once
+std::atomic<bool> g_env_error_active{false};  // cleared by an explicit set_attention_kernel()
 std::once_flag g_env_once;
 
 const char* name_of(Choice c) {
@@ -71,12 +72,13 @@ void read_env() {
                     available_list() + ")";
     else
       g_choice.store(int(c));
+    g_env_error_active.store(!g_env_error.empty());
   });
 }
 
 Choice resolved() {
   read_env();
-  if (!g_env_error.empty()) throw std::invalid_argument(g_env_error);
+  if (g_env_error_active.load()) throw std::invalid_argument(g_env_error);
   const Choice c = Choice(g_choice.load());
   if (c != Choice::Auto) return c;
   if (runnable(Choice::Avx512)) return Choice::Avx512;
@@ -223,12 +225,19 @@ at::Tensor attention_fused(const at::Tensor& q_in, const at::Tensor& k_in, const
 
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads, double scale,
                      const at::Tensor& mask) {
-  const bool fused_case = !at::GradMode::is_enabled() && !mask.defined() && q.device().is_cpu() &&
+  // The fused kernel reads raw memory: it takes only shapes it is sure of (q [B, N, C], k and v
+  // [B, M, C], C a multiple of heads); anything else goes to ATen, which checks and reports.
+  const bool shapes = q.dim() == 3 && k.dim() == 3 && v.dim() == 3 && heads > 0 && q.size(2) % heads == 0 &&
+                      k.size(0) == q.size(0) && v.size(0) == q.size(0) && v.size(1) == k.size(1) &&
+                      k.size(2) == q.size(2) && v.size(2) == q.size(2) && q.size(1) > 0;
+  const bool fused_case = shapes && !at::GradMode::is_enabled() && !mask.defined() && q.device().is_cpu() &&
                           q.scalar_type() == at::kFloat && k.scalar_type() == at::kFloat &&
                           v.scalar_type() == at::kFloat && k.device().is_cpu() && v.device().is_cpu() &&
-                          k.size(1) >= g_min_keys.load() && q.size(2) % heads == 0 && q.size(1) > 0;
-  const Choice which = resolved();
-  if (fused_case && which != Choice::Aten) return attention_fused(q, k, v, heads, scale, which);
+                          k.size(1) >= g_min_keys.load();
+  if (fused_case) {
+    const Choice which = resolved();  // throws for a bad DIFSS_ATTENTION_KERNEL
+    if (which != Choice::Aten) return attention_fused(q, k, v, heads, scale, which);
+  }
   return attention_aten(q, k, v, heads, scale, mask);
 }
 
@@ -240,7 +249,7 @@ void set_attention_kernel(const std::string& name) {
   if (c != Choice::Auto && !runnable(c))
     throw std::invalid_argument("attention kernel '" + name + "': this CPU or build cannot run it (available: " +
                                 available_list() + ")");
-  g_env_error.clear();  // an explicit choice replaces a bad environment value
+  g_env_error_active.store(false);  // an explicit choice replaces a bad environment value
   g_choice.store(int(c));
 }
 

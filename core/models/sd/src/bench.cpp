@@ -170,7 +170,7 @@ void time_attention(const Args& a) {
       {"self, latent level 1", 2, s * s, s * s, 8, 40},
       {"self, latent level 2", 2, s * s / 4, s * s / 4, 8, 80},
       {"self, latent level 3", 2, s * s / 16, s * s / 16, 8, 160},
-      {"cross (77 tokens), level 1", 2, s * s, 77, 8, 40},
+      {"cross (77 tokens: ATen in all)", 2, s * s, 77, 8, 40},
       {"VAE mid-block (1 image)", 1, s * s, s * s, 1, 512},
   };
   std::vector<std::string> kernels{"aten"};

@@ -8,6 +8,8 @@
 
 #include <difss/sd/attention.hpp>
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -51,7 +53,7 @@ TEST_CASE("attention: each fused kernel matches float64 and ATen's fp32 path", "
   c10::InferenceMode guard;
   RestoreSettings restore;
   const std::vector<std::string> kernels = available_attention_kernels();
-#if defined(__x86_64__)
+#if defined(__x86_64__) && defined(__GNUC__)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) REQUIRE(!kernels.empty());
 #endif
   std::string names;
@@ -65,22 +67,24 @@ TEST_CASE("attention: each fused kernel matches float64 and ATen's fp32 path", "
       {1, 64, 200, 1, 512, 1.0, false},  // the VAE's single 512-wide head
       {2, 20, 33, 4, 20, 8.0, true},     // width 20 (not a vector multiple), near-one-hot rows
       {1, 1, 1, 1, 8, 1.0, false},       // one query, one key
+      {1, 24, 300, 2, 40, 30.0, false},  // score gaps beyond exp's range: clamped, never NaN
   };
   at::manual_seed(7);
   for (const Case& c : cases) {
     const int64_t C = c.heads * c.D;
     at::Tensor q, k, v;
     if (c.strided) {
-      at::Tensor proj_q = at::randn({c.B, c.N, 3 * C}), proj_kv = at::randn({c.B, c.M, 3 * C});
+      at::Tensor proj_q = at::randn({c.B, c.N, 3 * C}) * c.q_gain, proj_kv = at::randn({c.B, c.M, 3 * C});
       q = proj_q.narrow(2, C, C);
       k = proj_kv.narrow(2, 0, C);
-      v = proj_kv.narrow(2, 2 * C, C);
+      v = proj_kv.narrow(2, 2 * C, C).transpose(1, 2).contiguous().transpose(1, 2);  // not unit-stride rows
+      REQUIRE(!q.is_contiguous());
+      REQUIRE(v.stride(2) != 1);
     } else {
-      q = at::randn({c.B, c.N, C});
+      q = at::randn({c.B, c.N, C}) * c.q_gain;
       k = at::randn({c.B, c.M, C});
       v = at::randn({c.B, c.M, C});
     }
-    q = q * c.q_gain;
     const double scale = 1.0 / std::sqrt(double(c.D));
     const at::Tensor want = reference(q, k, v, c.heads, scale);
     set_attention_kernel("aten");
@@ -111,15 +115,19 @@ TEST_CASE("attention: blocks smaller than a register tile and more threads than 
   at::manual_seed(3);
   const at::Tensor q = at::randn({1, 100, 80}), k = at::randn({1, 700, 80}), v = at::randn({1, 700, 80});
   const at::Tensor want = reference(q, k, v, 2, 0.15);
+  const int threads = at::get_num_threads();
   for (const std::string& name : available_attention_kernels()) {
     set_attention_kernel(name);
-    for (int64_t bytes : {int64_t(256), int64_t(40000), int64_t(1) << 24}) {
-      set_attention_slice_bytes(bytes);
-      const double err = (attention(q, k, v, 2, 0.15).to(at::kDouble) - want).abs().max().item<double>();
-      INFO(name << ", slice " << bytes << " bytes: max abs error " << err);
-      CHECK(err <= 2e-6);
-    }
+    for (int t : {1, 3})  // 3 threads: more than the blocks at the largest slice
+      for (int64_t bytes : {int64_t(256), int64_t(40000), int64_t(1) << 24}) {
+        at::set_num_threads(t);
+        set_attention_slice_bytes(bytes);
+        const double err = (attention(q, k, v, 2, 0.15).to(at::kDouble) - want).abs().max().item<double>();
+        INFO(name << ", " << t << " threads, slice " << bytes << " bytes: max abs error " << err);
+        CHECK(err <= 2e-6);
+      }
   }
+  at::set_num_threads(threads);
 }
 
 TEST_CASE("attention: the fused path is taken only where it applies", "[sd][attention]") {
@@ -137,6 +145,18 @@ TEST_CASE("attention: the fused path is taken only where it applies", "[sd][atte
     set_fused_attention_min_keys(300);
     CHECK(!at::equal(attention(q, k, v, 4, 0.25), aten));  // the kernel rounds differently
     CHECK(at::equal(attention(q, k, v, 4, 0.25, mask), aten_masked));
+  }
+}
+
+TEST_CASE("attention: shapes the kernel cannot take go to ATen, which reports them", "[sd][attention]") {
+  c10::InferenceMode guard;
+  RestoreSettings restore;
+  set_fused_attention_min_keys(1);
+  for (const std::string& name : available_attention_kernels()) {
+    set_attention_kernel(name);
+    const at::Tensor q = at::randn({2, 10, 32}), k = at::randn({2, 20, 32});
+    CHECK_THROWS(attention(q, k, at::randn({2, 19, 32}), 4, 0.5));  // values for 19 keys, not 20
+    CHECK_THROWS(attention(q, at::randn({2, 20, 16}), at::randn({2, 20, 16}), 4, 0.5));  // other width
   }
 }
 

@@ -56,8 +56,10 @@ class Backbone {
   // Inference copies with each BatchNorm folded into its convolution and the weights reordered
   // once for oneDNN; without a gradient on the CPU, the forwards then run them (NCHW in and out,
   // as before). Rounding differs from the unfolded computation (~1e-6 relative on features);
-  // training always runs the unfolded weights. Returns how many convolutions were
-  // folded (0: this backbone has none to fold). unfold() returns to the official computation.
+  // training always runs the unfolded weights. Float32 CPU weights only (others run unfolded;
+  // to() folds again when it moves them there). Returns how many convolutions were folded (0:
+  // none, or not float32 on the CPU). unfold() returns to the official computation. The copies
+  // are taken now: after changing weights in place, call fold_for_inference() again.
   virtual int fold_for_inference() { return 0; }
   virtual void unfold() {}
 

@@ -29,7 +29,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
 //   "avx2", "avx512"   that fused kernel; set_attention_kernel throws std::invalid_argument
 //             (naming what this CPU and build have) where it is not available
 // The environment variable DIFSS_ATTENTION_KERNEL gives the initial setting; a bad value is
-// reported, naming the variable, on the first attention call.
+// reported (std::invalid_argument naming the variable) by the first attention call that could
+// use a fused kernel, and by attention_kernel_in_use().
 void set_attention_kernel(const std::string& name);
 std::string attention_kernel();
 // What "auto" (or the setting) runs on this CPU and build: "avx512", "avx2" or "aten".
