@@ -73,9 +73,9 @@ sdk::Descriptor HSNetSegmenter::describe() {
   d.param(sdk::ParamDef::integer("image_size", 400, 64, 2048,
                                  "Side of the square model input (HSNet: 400); must keep the pyramid aligned."));
   d.param(sdk::ParamDef::boolean("fold_batchnorm", true,
-                                 "Fold the ResNet backbone's BatchNorms into its convolutions for inference "
-                                 "(faster; features agree with the official unfolded computation to float "
-                                 "rounding, ~1e-6). false: the official computation."));
+                                 "Fold the ResNet backbone's BatchNorms into its convolutions for float32 CPU "
+                                 "inference (faster; features agree with the official unfolded computation to "
+                                 "float rounding, ~1e-6). false: the official computation."));
   fss::declare_device_params(d);
   fss::declare_aux_weight(d, "HSNet's K-shot vote");
   fss::declare_test_weights_and_ports(d, "Foreground probability (1 shot) or vote fraction (K shots), query size.",
