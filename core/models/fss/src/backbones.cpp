@@ -7,12 +7,18 @@
 
 #include <algorithm>
 #include <stdexcept>
+#include <utility>
 
 namespace difss::fss {
 
 void Backbone::to(at::Device device, at::ScalarType dtype) {
-  for (const auto& nt : named_tensors()) *nt.tensor = nt.tensor->to(device, dtype);
-  weights_changed();
+  bool moved = false;
+  for (const auto& nt : named_tensors()) {
+    at::Tensor t = nt.tensor->to(device, dtype);  // the same tensor when nothing changes
+    moved = moved || !t.is_same(*nt.tensor);
+    *nt.tensor = std::move(t);
+  }
+  if (moved) weights_changed();
 }
 
 std::vector<at::Tensor> Backbone::block_outputs(const at::Tensor&) const {
@@ -179,7 +185,6 @@ class ResNet final : public Backbone {
     folded_stem_ = fold(conv1_, bn1_);
     int n = 1;
     for (int s = 0; s < 4; ++s) {
-      folded_[s].clear();
       for (const Block& b : stages_[s]) {
         folded_[s].push_back(b.folded());
         n += (b.bottleneck ? 3 : 2) + (b.has_down ? 1 : 0);
@@ -274,8 +279,8 @@ class ResNet final : public Backbone {
   // Every block's output before its final ReLU, from stage `first` on.
   std::vector<at::Tensor> run_blocks(const at::Tensor& x, int first) const {
     std::vector<at::Tensor> feats;
-    check_input(x);
-    if (use_folded(x) && folded_stem_.packed.defined() && x.scalar_type() == at::kFloat) {
+    if (use_folded(x) && folded_stem_.packed.defined()) {
+      check_input(x);
       // Folded and packed: the activations stay in oneDNN's own blocked layout (ATen's opaque
       // MKLDNN tensors) from the stem to the last block, so that no convolution reorders its input
       // and output (ResNet-50 at 400x400, one thread: 182-213 ms with NCHW activations, ~150 in
@@ -301,7 +306,7 @@ class ResNet final : public Backbone {
     return feats;
   }
 
-  // The folded copies run at inference on the CPU in the weights' dtype.
+  // The folded copies (float32 CPU weights only) run at float32 CPU inference.
   bool use_folded(const at::Tensor& x) const {
     return fold_requested_ && !at::GradMode::is_enabled() && x.device().is_cpu() &&
            x.scalar_type() == conv1_.weight.scalar_type() && folded_stem_.weight.defined();

@@ -121,7 +121,8 @@ std::unique_ptr<HSNetEngine> make_hsnet_engine(const HSNetConfig& c) {
     require_file(c.backbone_weights, "backbone_weights");
     load_into(net->backbone().named_tensors(), c.backbone_weights, bind_options(net->backbone().unused_prefixes()));
   }
-  if (c.fold_batchnorm) net->backbone().fold_for_inference();  // rebuilt by the engine's to()
+  net->to(c.device, c.dtype);  // first, so that the fold is made once, for the weights that run
+  if (c.fold_batchnorm) net->backbone().fold_for_inference();
   return std::make_unique<HSNetEngine>(std::move(net), c.image_size, c.device, c.dtype);
 }
 

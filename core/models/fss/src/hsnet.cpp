@@ -72,8 +72,9 @@ std::string shape_str(at::IntArrayRef s) {
 // permuted view). The center-pivot branches are thousands of small images with few channels, for
 // which oneDNN's convolution runs 1.6-3x faster channels-last than NCHW; in this layout branch 2's
 // images (over the support dims) and its result are plain views, branch 1 needs one copy of its
-// pruned input and its result is added through a permuted view, and GroupNorm and the
-// interpolation over the query dims run as ATen's channels-last kernels on 4D views. The
+// pruned input and its result is added through a permuted view, GroupNorm reduces over contiguous
+// rows of channels, and the interpolation over the query dims runs as ATen's channels-last kernel
+// on a 4D view. The
 // official NCHW computation (training keeps it) agrees to float rounding: same convolutions, same
 // additions, reductions in another order. Training and other devices keep NCHW.
 bool channels_last_inference(const at::Tensor& x) { return !at::GradMode::is_enabled() && x.device().is_cpu(); }
@@ -331,8 +332,7 @@ std::vector<at::Tensor> multilayer_correlation(const std::vector<at::Tensor>& qf
   std::vector<at::Tensor> corrs;
   for (size_t i = 0; i < qf.size(); ++i) {
     const int64_t B = sf[i].size(0), hb = sf[i].size(2), wb = sf[i].size(3);
-    // [B, C, h*w]: a view of NCHW features (a channels-last input stays channels-last).
-    at::Tensor s = sf[i].flatten(2);
+    at::Tensor s = sf[i].flatten(2);  // [B, C, h*w]
     at::Tensor s_norm = channel_norm(s);
     s = s / (s_norm + eps);
     const int64_t ha = qf[i].size(2), wa = qf[i].size(3);
@@ -351,9 +351,7 @@ std::vector<at::Tensor> multilayer_correlation(const std::vector<at::Tensor>& qf
     for (int64_t b = 0; b < B; ++b) {
       at::Tensor idx = nonzero[b].nonzero().view({-1});
       if (idx.numel() == 0) continue;
-      // The kept support columns; channels-last features gather them as contiguous rows.
-      const at::Tensor kept_s = s.stride(1) == 1 ? s[b].t().index_select(0, idx).t() : s[b].index_select(1, idx);
-      corr[b].index_copy_(1, idx, at::mm(q[b].t(), kept_s).clamp_min_(0));
+      corr[b].index_copy_(1, idx, at::mm(q[b].t(), s[b].index_select(1, idx)).clamp_min_(0));
     }
     corrs.push_back(corr.view({B, ha, wa, hb, wb}));
   }

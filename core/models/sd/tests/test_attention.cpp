@@ -8,6 +8,8 @@
 
 #include <difss/sd/attention.hpp>
 
+#include "attention_settings.hpp"
+
 #include <ATen/Parallel.h>
 
 #include <algorithm>
@@ -19,17 +21,7 @@ using namespace difss::sd;
 
 namespace {
 
-// Restores the process-wide attention settings a test case changes.
-struct RestoreSettings {
-  std::string kernel = attention_kernel();
-  int64_t min_keys = fused_attention_min_keys();
-  int64_t slice = attention_slice_bytes();
-  ~RestoreSettings() {
-    set_attention_kernel(kernel);
-    set_fused_attention_min_keys(min_keys);
-    set_attention_slice_bytes(slice);
-  }
-};
+using RestoreSettings = test::RestoreAttentionSettings;
 
 // softmax(q k^T scale) v per head, in float64.
 at::Tensor reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t heads, double scale) {

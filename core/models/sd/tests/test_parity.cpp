@@ -2,6 +2,7 @@
 // and the reference outputs of lllyasviel/ControlNet's ldm/cldm modules, k-diffusion's samplers
 // and Hugging Face's CLIPTextTransformer, all in float32 on the CPU.
 #include "catch_torch.hpp"
+#include "attention_settings.hpp"
 
 #include <c10/core/InferenceMode.h>
 
@@ -92,10 +93,7 @@ TEST_CASE("parity: ControlNet and UNet forward vs cldm", "[sd][parity][slow]") {
 TEST_CASE("parity: attention in one-row score blocks matches the references too", "[sd][parity][slow]") {
   // The fixture's token counts fit one block at the default budget; 256 bytes forces one query row
   // per block (and masked CLIP rows), exercising the blocked path against the same references.
-  struct Restore {
-    int64_t bytes = attention_slice_bytes();
-    ~Restore() { set_attention_slice_bytes(bytes); }
-  } restore;
+  test::RestoreAttentionSettings restore;
   set_attention_slice_bytes(256);
   REQUIRE(attention_slice_bytes() == 256);
   c10::InferenceMode guard;
@@ -112,14 +110,7 @@ TEST_CASE("parity: attention in one-row score blocks matches the references too"
 TEST_CASE("parity: attention through each fused kernel matches the references too", "[sd][parity][slow]") {
   // The fixture's token counts are below the fused kernels' default threshold; a threshold of one
   // key sends every unmasked attention (UNet, ControlNet, VAE) through each kernel this CPU runs.
-  struct Restore {
-    std::string kernel = attention_kernel();
-    int64_t keys = fused_attention_min_keys();
-    ~Restore() {
-      set_attention_kernel(kernel);
-      set_fused_attention_min_keys(keys);
-    }
-  } restore;
+  test::RestoreAttentionSettings restore;
   set_fused_attention_min_keys(1);
   c10::InferenceMode guard;
   const ControlLDM& m = fixture().model.model;
