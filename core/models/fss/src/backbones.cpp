@@ -7,18 +7,12 @@
 
 #include <algorithm>
 #include <stdexcept>
-#include <utility>
 
 namespace difss::fss {
 
 void Backbone::to(at::Device device, at::ScalarType dtype) {
-  bool moved = false;
-  for (const auto& nt : named_tensors()) {
-    at::Tensor t = nt.tensor->to(device, dtype);  // the same tensor when nothing changes
-    moved = moved || !t.is_same(*nt.tensor);
-    *nt.tensor = std::move(t);
-  }
-  if (moved) weights_changed();
+  for (const auto& nt : named_tensors()) *nt.tensor = nt.tensor->to(device, dtype);
+  weights_changed();
 }
 
 std::vector<at::Tensor> Backbone::block_outputs(const at::Tensor&) const {

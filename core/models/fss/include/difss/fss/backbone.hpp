@@ -50,8 +50,8 @@ class Backbone {
   // not use (the classifier head): "fc." (ResNet), "classifier." (VGG).
   virtual std::vector<std::string> unused_prefixes() const = 0;
 
-  // Moves/casts every weight (e.g. to at::kCUDA, at::kBFloat16); when any moved, folded copies
-  // are rebuilt (or dropped where folding does not apply).
+  // Moves/casts every weight (e.g. to at::kCUDA, at::kBFloat16); folded copies are rebuilt (or
+  // dropped where folding does not apply).
   void to(at::Device device, at::ScalarType dtype);
 
   // Inference copies with each BatchNorm folded into its convolution and the weights reordered
