@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
-  libtorch-dev libopenblas0-openmp
+  libtorch-dev libopenblas0-openmp libdnnl-dev
   libboost-dev libboost-filesystem-dev
   libtomlplusplus-dev libopencv-dev libspdlog-dev catch2
   nlohmann-json3-dev libcli11-dev libdlpack-dev

@@ -52,6 +52,29 @@ void check_close(const at::Tensor& got, const at::Tensor& want, double atol, dou
   CHECK(diff <= atol + rtol * scale);
 }
 
+// The ControlNet's residuals against the references; returns them. `how` names the variant.
+std::vector<at::Tensor> check_control(const ControlLDM& m, const std::string& how) {
+  const at::Tensor x = refv("unet.x"), t = refv("unet.t"), ctx = refv("unet.ctx");
+  const at::Tensor gh = controlnet_hint(*m.control, refv("unet.hint"));
+  std::vector<at::Tensor> ctrl = controlnet_forward(*m.control, x, gh, t, ctx);
+  REQUIRE(ctrl.size() == 5);
+  for (size_t i = 0; i < ctrl.size(); ++i)
+    check_close(ctrl[i], refv("control.out." + std::to_string(i)), 2e-5, 1e-5,
+                "control residual " + std::to_string(i) + how);
+  return ctrl;
+}
+
+// ControlNet residuals, UNet eps (no control) and the VAE decode against the references, at the
+// references' tolerance; `how` names the variant in the messages.
+void check_control_unet_vae(const ControlLDM& m, const std::string& how) {
+  check_control(m, ", " + how);
+  const at::Tensor x = refv("unet.x"), t = refv("unet.t"), ctx = refv("unet.ctx");
+  check_close(unet_forward(*m.unet, x, t, ctx, nullptr), refv("unet.eps_plain"), 2e-5, 1e-5,
+              "UNet eps without control, " + how);
+  check_close(vae_decode(*m.vae_decoder, refv("vae.z")), refv("vae.image"), 2e-5, 1e-5,
+              "decode_first_stage, " + how);
+}
+
 }  // namespace
 
 TEST_CASE("parity: the checkpoint loads with the metadata config", "[sd][parity]") {
@@ -76,12 +99,7 @@ TEST_CASE("parity: ControlNet and UNet forward vs cldm", "[sd][parity][slow]") {
   c10::InferenceMode guard;
   const ControlLDM& m = fixture().model.model;
   const at::Tensor x = refv("unet.x"), t = refv("unet.t"), ctx = refv("unet.ctx");
-  const at::Tensor gh = controlnet_hint(*m.control, refv("unet.hint"));
-  std::vector<at::Tensor> ctrl = controlnet_forward(*m.control, x, gh, t, ctx);
-  REQUIRE(ctrl.size() == 5);
-  for (size_t i = 0; i < ctrl.size(); ++i)
-    check_close(ctrl[i], refv("control.out." + std::to_string(i)), 2e-5, 1e-5,
-                "control residual " + std::to_string(i));
+  const std::vector<at::Tensor> ctrl = check_control(m, "");
   std::vector<at::Tensor> scaled;
   for (const auto& c : ctrl) scaled.push_back(c * 0.8);
   check_close(unet_forward(*m.unet, x, t, ctx, &scaled), refv("unet.eps_control"), 2e-5, 1e-5,
@@ -113,21 +131,30 @@ TEST_CASE("parity: attention through each fused kernel matches the references to
   test::RestoreAttentionSettings restore;
   set_fused_attention_min_keys(1);
   c10::InferenceMode guard;
-  const ControlLDM& m = fixture().model.model;
-  const at::Tensor x = refv("unet.x"), t = refv("unet.t"), ctx = refv("unet.ctx");
-  const at::Tensor gh = controlnet_hint(*m.control, refv("unet.hint"));
   for (const std::string& kernel : available_attention_kernels()) {
     set_attention_kernel(kernel);
-    std::vector<at::Tensor> ctrl = controlnet_forward(*m.control, x, gh, t, ctx);
-    REQUIRE(ctrl.size() == 5);
-    for (size_t i = 0; i < ctrl.size(); ++i)
-      check_close(ctrl[i], refv("control.out." + std::to_string(i)), 2e-5, 1e-5,
-                  "control residual " + std::to_string(i) + ", " + kernel);
-    check_close(unet_forward(*m.unet, x, t, ctx, nullptr), refv("unet.eps_plain"), 2e-5, 1e-5,
-                "UNet eps without control, " + kernel);
-    check_close(vae_decode(*m.vae_decoder, refv("vae.z")), refv("vae.image"), 2e-5, 1e-5,
-                "decode_first_stage (single-head attention), " + kernel);
+    check_control_unet_vae(fixture().model.model, kernel);
   }
+}
+
+TEST_CASE("parity: 3x3 convolutions through Winograd match the references too", "[sd][parity][slow]") {
+  // "winograd" sends every 3x3 stride-1 convolution with channel counts divisible by 16 (UNet,
+  // ControlNet, VAE; the fixture's are small) through oneDNN's Winograd kernels, where the CPU has them.
+  test::RestoreConvSettings restore;
+  difss::conv::set_conv_algorithm("winograd");
+  c10::InferenceMode guard;
+  const ControlLDM& m = fixture().model.model;
+  const Conv& probe = m.vae_decoder->mid_block_1.conv1;
+  if (!difss::conv::winograd_available()) {
+    WARN("Winograd not available, the references are checked on the direct path: "
+         << difss::conv::winograd_unavailable_reason());
+  }
+  check_control_unet_vae(m, "Winograd");
+  check_close(vae_encode(*m.vae_encoder, refv("vae.input")), refv("vae.latent"), 2e-5, 1e-5,
+              "encoder mean * scale_factor, Winograd");
+  // It did run (or, without it, did not), and the shared fixture gets its memory back.
+  CHECK((probe.winograd.weight_bytes() > 0) == difss::conv::winograd_available());
+  probe.winograd.release();
 }
 
 TEST_CASE("parity: convolution weights packed for oneDNN give the same outputs", "[sd][parity][slow]") {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <difss/conv/winograd.hpp>
 #include <difss/sd/attention.hpp>
 #include <difss/sd/param_source.hpp>
 #include <difss/sd/config.hpp>
@@ -33,6 +34,8 @@ struct Conv {
   at::Tensor w, b;
   int64_t stride = 1, padding = 1;
   at::Tensor packed;  // w reordered once into oneDNN's blocked layout (pack_conv_weights), or undefined
+  // Winograd state, used where difss::conv::winograd_wanted() says so (fp32 CPU inference, 3x3).
+  conv::WinogradConv winograd;
 };
 struct Norm {  // GroupNorm (groups > 0) or LayerNorm (groups == 0), affine, float32 params
   at::Tensor w, b;
