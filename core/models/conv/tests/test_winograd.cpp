@@ -75,14 +75,22 @@ TEST_CASE("conv algorithm setting", "[conv]") {
   CHECK_FALSE(winograd_shape_ok(4, 512, 3, 1, 1));    // the VAE's conv_in
 
   set_conv_algorithm("direct");
-  CHECK_FALSE(winograd_wanted(128, 128, 512, 512));
+  CHECK_FALSE(winograd_wanted(128, 128, 1, 512, 512));
   set_conv_algorithm("auto");
   set_winograd_min_pixels(256 * 256);
-  CHECK_FALSE(winograd_wanted(128, 128, 255, 256));   // below the size floor
-  CHECK_FALSE(winograd_wanted(32, 128, 512, 512));    // too few channels
-  CHECK(winograd_wanted(128, 128, 256, 256) == winograd_available());
+  const bool a = winograd_available();
+  CHECK(winograd_wanted(512, 512, 1, 256, 256) == a);   // large images (the VAE's upsampling conv)
+  CHECK_FALSE(winograd_wanted(512, 512, 1, 255, 256));  // below the size floor, large weights
+  CHECK_FALSE(winograd_wanted(320, 320, 8, 64, 64));    // the UNet's first level at CFG batch 8
+  CHECK_FALSE(winograd_wanted(32, 128, 1, 512, 512));   // too few channels
+  CHECK(winograd_wanted(128, 128, 4, 50, 50) == a);     // small weights, 10000 pixels per call
+  CHECK(winograd_wanted(64, 64, 1, 100, 100) == a);
+  CHECK(winograd_wanted(128, 128, 1, 50, 50) == a);
+  CHECK_FALSE(winograd_wanted(128, 128, 1, 40, 50));    // small weights, too few pixels
+  CHECK_FALSE(winograd_wanted(128, 128, 2500, 2, 2));   // images too small for 4x4 tiles
+  CHECK_FALSE(winograd_wanted(256, 128, 4, 50, 50));    // 4.7 MB of transformed weights
   set_conv_algorithm("winograd");
-  CHECK(winograd_wanted(16, 16, 4, 4) == winograd_available());
+  CHECK(winograd_wanted(16, 16, 1, 4, 4) == a);
 }
 
 TEST_CASE("Winograd convolution vs float64 and the direct algorithm", "[conv]") {
@@ -91,7 +99,7 @@ TEST_CASE("Winograd convolution vs float64 and the direct algorithm", "[conv]") 
     CHECK_FALSE(winograd_unavailable_reason().empty());
     SettingsGuard guard;
     set_conv_algorithm("winograd");
-    CHECK_FALSE(winograd_wanted(128, 128, 512, 512));
+    CHECK_FALSE(winograd_wanted(128, 128, 1, 512, 512));
     CHECK_THROWS_AS(WinogradConv().forward(at::randn({1, 16, 8, 8}), at::randn({16, 16, 3, 3}), {}),
                     std::runtime_error);
     return;
@@ -127,7 +135,7 @@ TEST_CASE("Winograd convolution vs float64 and the direct algorithm", "[conv]") 
 TEST_CASE("Winograd convolution follows its weights and can release them", "[conv]") {
   if (!winograd_available()) {
     WARN("Winograd not available: " << winograd_unavailable_reason());
-    CHECK_FALSE(winograd_wanted(128, 128, 512, 512));
+    CHECK_FALSE(winograd_wanted(128, 128, 1, 512, 512));
     return;
   }
   at::manual_seed(3);

@@ -92,6 +92,19 @@ at::Tensor nhwc_rows(const at::Tensor& y) {  // channels-last [N, O, h, w] -> me
       .permute({0, 2, 3, 1});
 }
 
+// A stride-1 3x3 (or larger, padded to "same") convolution of the learner: through oneDNN's
+// Winograd kernels where difss::conv says so (fp32 CPU inference; core/models/conv), else ATen's.
+at::Tensor same_conv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                     const conv::WinogradConv& winograd) {
+  const int64_t k = w.size(2);
+  if (!at::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
+      w.scalar_type() == at::kFloat && w.size(3) == k &&
+      conv::winograd_shape_ok(w.size(1), w.size(0), k, 1, k / 2) &&
+      conv::winograd_wanted(w.size(1), w.size(0), x.size(0), x.size(2), x.size(3)))
+    return winograd.forward(x, w, b);
+  return at::conv2d(x, w, b, {1, 1}, {k / 2, k / 2});
+}
+
 at::Tensor center_pivot_channels_last(const CenterPivotConv4d& c, const at::Tensor& x) {
   const int64_t pad = c.kernel / 2;
   const at::Tensor m = memory_order(x).contiguous();  // a view when x is already in this layout
@@ -107,7 +120,7 @@ at::Tensor center_pivot_channels_last(const CenterPivotConv4d& c, const at::Tens
                                 std::to_string(pruned.size(4)) + "] vs [" + std::to_string(lh) + ", " +
                                 std::to_string(lw) + "] support dims");
   const at::Tensor imgs = pruned.permute({0, 3, 4, 1, 2, 5}).contiguous();  // [B, lh, lw, ha, wa, C]
-  at::Tensor o1 = nhwc_rows(at::conv2d(images_nhwc(imgs, ha, wa, C), c.w1, c.b1, {1, 1}, {pad, pad}));
+  at::Tensor o1 = nhwc_rows(same_conv(images_nhwc(imgs, ha, wa, C), c.w1, c.b1, c.winograd1));
   out.add_(o1.view({B, lh, lw, ha, wa, O}).permute({0, 3, 4, 1, 2, 5}));  // o2 + o1 == o1 + o2 in IEEE
   return logical_order(out);
 }
@@ -290,7 +303,7 @@ at::Tensor HPNLearner::forward(const std::vector<at::Tensor>& pyr) const {
   d = at::relu(at::conv2d(d, dec1_w2, dec1_b2, {1, 1}, {1, 1}));
   const int64_t up = d.size(-1) * 2;  // HSNet uses the width for both sides
   d = at::upsample_bilinear2d(d, {up, up}, /*align_corners=*/true);
-  d = at::relu(at::conv2d(d, dec2_w0, dec2_b0, {1, 1}, {1, 1}));
+  d = at::relu(same_conv(d, dec2_w0, dec2_b0, dec2_winograd0));
   return at::conv2d(d, dec2_w2, dec2_b2, {1, 1}, {1, 1});
 }
 

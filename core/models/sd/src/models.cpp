@@ -440,13 +440,14 @@ at::Tensor linear(const at::Tensor& x, const Linear& l) {
 
 // fp32 CPU inference 3x3 convolutions go through oneDNN's Winograd kernels where the setting
 // (DIFSS_CONV_ALGORITHM, difss::conv) asks for them: under "auto" the VAE decoder's 256² and 512²
-// levels, 2.2-2.9x faster per convolution at a few float roundings more (core/models/conv).
+// levels (not the UNet's or ControlNet's), 1.8-2.7x faster per convolution at a few float
+// roundings more (core/models/conv).
 bool use_winograd(const at::Tensor& x, const Conv& c) {
   return !at::GradMode::is_enabled() && x.dim() == 4 && x.device().is_cpu() &&
          x.scalar_type() == at::kFloat && c.w.scalar_type() == at::kFloat && c.w.dim() == 4 &&
          c.w.size(2) == c.w.size(3) &&
          conv::winograd_shape_ok(c.w.size(1), c.w.size(0), c.w.size(2), c.stride, c.padding) &&
-         conv::winograd_wanted(c.w.size(1), c.w.size(0), x.size(2), x.size(3));
+         conv::winograd_wanted(c.w.size(1), c.w.size(0), x.size(0), x.size(2), x.size(3));
 }
 
 at::Tensor conv(const at::Tensor& x, const Conv& c) {

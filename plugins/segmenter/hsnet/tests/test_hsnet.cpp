@@ -82,6 +82,11 @@ void check_parity(int64_t S, int64_t H, int64_t W, bool folded) {
   CHECK(p5.prob.max().item<double>() == Approx(1.0));
   const double vote_diff = (p5.prob[0] * expect_max - votes).abs().gt(0.5).to(at::kFloat).mean().item<double>();
   CHECK(vote_diff <= 1e-4);
+  // Under the default convolution policy the learner's 128-channel convolutions over the 50x50
+  // query dims ran through Winograd (core/models/conv) where the CPU has it: the same tolerances.
+  if (S == 400 && difss::conv::conv_algorithm() == "auto")
+    CHECK((net.learner().encoder_layer3to2.convs[0].winograd1.weight_bytes() > 0) ==
+          difss::conv::winograd_available());
 }
 
 }  // namespace

@@ -35,9 +35,17 @@ std::string conv_algorithm();
 bool winograd_available();
 std::string winograd_unavailable_reason();
 
-// The "auto" policy's size floor: output pixels per image (H*W). Default 256*256: the VAE decoder's
-// two highest-resolution levels and its upsampling convolutions, where the transformed weights
-// cost about 100 MB more than the direct path while the decode runs about 1.5x as fast.
+// The "auto" policy (for convolutions with at least 64 input and output channels) takes Winograd
+// where either
+//  - each image has at least winograd_min_pixels() output pixels (default 256*256: the VAE
+//    decoder's two highest-resolution levels and its upsampling convolutions, where the transformed
+//    weights cost about 100 MB more than the direct path while the decode runs 1.5x as fast), or
+//  - the transformed weights are small (36 floats per input-output channel pair, at most 4 MiB:
+//    up to 128 x 128 channels), each image has at least 16x16 output pixels and the call at least
+//    2048 over all its images (HSNet's learner: 4 query images of 25x25 or 50x50 per call, its
+//    decoder at 50x50 and 100x100; not its 2x2 support images, where Winograd is 2x slower).
+// The UNet's and ControlNet's convolutions (320-1280 channels at 64x64 and below) keep the direct
+// algorithm: their transformed weights would add about 1 GB.
 void set_winograd_min_pixels(int64_t pixels);
 int64_t winograd_min_pixels();
 
@@ -54,10 +62,10 @@ int64_t winograd_strip_bytes();
 // its 16-channel blocks, which wastes what Winograd saves).
 bool winograd_shape_ok(int64_t in_channels, int64_t out_channels, int64_t kernel, int64_t stride,
                        int64_t padding);
-// The current setting's decision for an eligible fp32 CPU inference convolution producing
-// h x w outputs: false under "direct", true under "winograd" when available, and under "auto"
-// when available, both channel counts are at least 64 and h * w >= winograd_min_pixels().
-bool winograd_wanted(int64_t in_channels, int64_t out_channels, int64_t h, int64_t w);
+// The current setting's decision for an eligible fp32 CPU inference convolution producing n
+// images of h x w: false under "direct", true under "winograd" when available, and under "auto"
+// when available and the policy above says so.
+bool winograd_wanted(int64_t in_channels, int64_t out_channels, int64_t n, int64_t h, int64_t w);
 
 // One convolution's Winograd state: its oneDNN primitive per input shape and its transformed
 // weights, made on first use and remade when the weights passed in change (another tensor or an

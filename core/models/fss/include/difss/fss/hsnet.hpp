@@ -10,6 +10,7 @@
 //  - K-shot prediction extracts the query's features once instead of once per shot (same numbers).
 #pragma once
 
+#include <difss/conv/winograd.hpp>
 #include <ATen/core/Tensor.h>
 
 #include <array>
@@ -27,6 +28,9 @@ namespace difss::fss {
 struct CenterPivotConv4d {
   at::Tensor w1, b1, w2, b2;  // conv1: over (ha, wa), stride 1; conv2: over (hb, wb), stride s
   int64_t kernel = 3, stride = 1;
+  // conv1 through oneDNN's Winograd kernels where difss::conv::winograd_wanted() says so (fp32 CPU
+  // inference, kernel 3: the 64- and 128-channel convolutions over the 25x25 and 50x50 query dims).
+  conv::WinogradConv winograd1;
   // x: [B, C, ha, wa, hb, wb] -> [B, O, ha, wa, ceil(hb/s), ceil(wb/s)]
   at::Tensor forward(const at::Tensor& x) const;
 };
@@ -41,6 +45,7 @@ struct HPNLearner {
   Conv4dBlock encoder_layer4, encoder_layer3, encoder_layer2, encoder_layer4to3, encoder_layer3to2;
   at::Tensor dec1_w0, dec1_b0, dec1_w2, dec1_b2;  // decoder1.{0,2}
   at::Tensor dec2_w0, dec2_b0, dec2_w2, dec2_b2;  // decoder2.{0,2}
+  conv::WinogradConv dec2_winograd0;  // decoder2.0 (64 channels at twice the level-2 query size)
 
   // inch: hypercorrelation channels per level, coarsest first (Backbone::level_counts()).
   explicit HPNLearner(const std::array<int64_t, 3>& inch);
