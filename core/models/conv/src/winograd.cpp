@@ -5,6 +5,8 @@
 #include <ATen/record_function.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "conv_state.hpp"
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -58,13 +60,6 @@ Algorithm current() {
   return Algorithm(g_algorithm.load());
 }
 
-dnnl::engine& cpu_engine() {
-  static dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  return engine;
-}
-
-using tag = dnnl::memory::format_tag;
-using dt = dnnl::memory::data_type;
 
 // A Winograd convolution of `in_rows` input rows (a horizontal strip of the image, or all of it)
 // with `pad_top` / `pad_bottom` zero rows: 1 at the image's edges, 0 inside, where the strip's
@@ -113,11 +108,6 @@ const Probe& probe() {
   return p;
 }
 
-// A float32 CPU buffer of `bytes`, from ATen's allocator (so benches and RSS see it as usual).
-at::Tensor buffer(size_t bytes) {
-  return at::empty({int64_t((bytes + sizeof(float) - 1) / sizeof(float))},
-                   at::TensorOptions().dtype(at::kFloat));
-}
 
 }  // namespace
 
@@ -176,66 +166,7 @@ bool winograd_wanted(int64_t in_channels, int64_t out_channels, int64_t n, int64
 
 // ---- WinogradConv --------------------------------------------------------------------------------
 
-struct WinogradConv::State {
-  struct Primitive {
-    dnnl::convolution_forward::primitive_desc pd;
-    dnnl::convolution_forward conv;
-  };
-  struct Weights {
-    dnnl::memory::desc desc;
-    at::Tensor buffer;
-  };
-  std::mutex mutex;
-  // Primitives by (N, C, input rows, W, bias, pad top, pad bottom): at most three per image size.
-  using Key = std::tuple<int64_t, int64_t, int64_t, int64_t, bool, int64_t, int64_t>;
-  std::map<Key, std::shared_ptr<const Primitive>> primitives;
-  // The transformed weights by the layout a primitive asks for (one in practice), and what they
-  // were made from.
-  std::vector<std::shared_ptr<const Weights>> weights;
-  const void* source = nullptr;
-  uint32_t source_version = 0;
-
-  std::shared_ptr<const Primitive> primitive(int64_t n, int64_t c, int64_t rows, int64_t w, int64_t o,
-                                             bool bias, int64_t top, int64_t bottom) {
-    auto& slot = primitives[Key{n, c, rows, w, bias, top, bottom}];
-    if (!slot) {
-      try {
-        auto pd = make_pd(n, c, rows, w, o, bias, top, bottom);
-        slot = std::make_shared<const Primitive>(Primitive{pd, dnnl::convolution_forward(pd)});
-      } catch (const dnnl::error& e) {
-        primitives.erase(Key{n, c, rows, w, bias, top, bottom});
-        throw std::runtime_error("WinogradConv: oneDNN cannot run a Winograd convolution of " +
-                                 std::to_string(c) + " -> " + std::to_string(o) + " channels on " +
-                                 std::to_string(n) + " x " + std::to_string(rows) + " x " +
-                                 std::to_string(w) + " inputs: " + e.what());
-      }
-    }
-    return slot;
-  }
-
-  // The weights transformed into `desc`, from `plain` (OIHW, contiguous).
-  std::shared_ptr<const Weights> transformed(const at::Tensor& plain, const dnnl::memory::desc& desc) {
-    // Inference tensors (made under c10::InferenceMode) keep no version counter; weights made there
-    // are not updated in place by anything in difss, so their address identifies them.
-    const uint32_t version = plain.is_inference() ? 0 : plain._version();
-    if (source != plain.data_ptr() || source_version != version) {
-      weights.clear();
-      source = plain.data_ptr();
-      source_version = version;
-    }
-    for (const auto& w : weights)
-      if (w->desc == desc) return w;
-    auto t = std::make_shared<Weights>(Weights{desc, buffer(desc.get_size())});
-    const auto& d = plain.sizes();
-    dnnl::memory from({{d[0], d[1], 3, 3}, dt::f32, tag::oihw}, cpu_engine(), plain.data_ptr());
-    dnnl::memory to(desc, cpu_engine(), t->buffer.data_ptr());
-    dnnl::stream stream(cpu_engine());
-    dnnl::reorder(from, to).execute(stream, from, to);
-    stream.wait();
-    weights.push_back(t);
-    return t;
-  }
-};
+struct WinogradConv::State : ConvState {};
 
 WinogradConv::WinogradConv() : state_(std::make_shared<State>()) {}
 
@@ -251,20 +182,16 @@ at::Tensor WinogradConv::forward(const at::Tensor& x, const at::Tensor& weight,
                              std::string(c10::toString(x.scalar_type())) + ", weight " +
                              std::string(c10::str(weight.sizes())));
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3), o = weight.size(0);
-  const bool channels_last = x.suggest_memory_format() == at::MemoryFormat::ChannelsLast;
-  const at::MemoryFormat format =
-      channels_last ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
-  const at::Tensor xin = x.contiguous(format);
-  const at::Tensor wc = weight.contiguous();
-  const at::Tensor bc = bias.defined() ? bias.contiguous() : bias;
-  at::Tensor out = at::empty({n, o, h, w}, xin.options().memory_format(format));
+  const ConvOperands ops = conv_operands(x, weight, bias, h, w);
+  const bool channels_last = ops.channels_last;
+  const at::Tensor &xin = ops.x, &wc = ops.weight, &bc = ops.bias, &out = ops.out;
   if (out.numel() == 0) return out;
 
   // The strips' primitives and the weights they read, made under the lock; run outside it.
   struct Strip {
     int64_t first_out, out_rows, first_in, in_rows;
-    std::shared_ptr<const State::Primitive> primitive;
-    std::shared_ptr<const State::Weights> weights;
+    std::shared_ptr<const ConvPrimitive> primitive;
+    std::shared_ptr<const ConvWeights> weights;
   };
   std::vector<Strip> strips;
   const int64_t rows = strip_rows(n, c, h, w);
@@ -274,18 +201,16 @@ at::Tensor WinogradConv::forward(const at::Tensor& x, const at::Tensor& weight,
       const int64_t r1 = std::min(h, r0 + rows), a0 = std::max<int64_t>(r0 - 1, 0),
                     a1 = std::min(r1 + 1, h);
       Strip s{r0, r1 - r0, a0, a1 - a0, nullptr, nullptr};
-      s.primitive = state_->primitive(n, c, s.in_rows, w, o, bc.defined(), r0 == 0 ? 1 : 0, r1 == h ? 1 : 0);
+      const int64_t top = r0 == 0 ? 1 : 0, bottom = r1 == h ? 1 : 0;
+      s.primitive = state_->primitive({n, c, s.in_rows, w, o, bc.defined(), top, bottom}, [&] {
+        return make_pd(n, c, s.in_rows, w, o, bc.defined(), top, bottom);
+      }, "WinogradConv: oneDNN cannot run a Winograd convolution of " + std::to_string(c) + " -> " +
+         std::to_string(o) + " channels on " + std::to_string(n) + " x " + std::to_string(s.in_rows) +
+         " x " + std::to_string(w) + " inputs");
       s.weights = state_->transformed(wc, s.primitive->pd.weights_desc());
       strips.push_back(std::move(s));
     }
   }
-
-  // Strips of an NCHW or NHWC tensor as oneDNN memory: the same strides, the pointer moved down.
-  const dnnl::memory::dims in_strides =
-      channels_last ? dnnl::memory::dims{h * w * c, 1, w * c, c} : dnnl::memory::dims{c * h * w, h * w, w, 1};
-  const dnnl::memory::dims out_strides =
-      channels_last ? dnnl::memory::dims{h * w * o, 1, w * o, o} : dnnl::memory::dims{o * h * w, h * w, w, 1};
-  const int64_t in_row = channels_last ? w * c : w, out_row = channels_last ? w * o : w;
 
   dnnl::engine& engine = cpu_engine();
   dnnl::stream stream(engine);
@@ -296,11 +221,9 @@ at::Tensor WinogradConv::forward(const at::Tensor& x, const at::Tensor& weight,
     scratch_bytes = std::max(scratch_bytes, s.primitive->pd.scratchpad_desc().get_size());
   }
   at::Tensor src_buf = buffer(src_bytes), dst_buf = buffer(dst_bytes), scratch_buf = buffer(scratch_bytes);
-  float* const in = xin.data_ptr<float>();
-  float* const result = out.data_ptr<float>();
   for (const Strip& s : strips) {
     const auto& pd = s.primitive->pd;
-    dnnl::memory in_user({{n, c, s.in_rows, w}, dt::f32, in_strides}, engine, in + s.first_in * in_row);
+    dnnl::memory in_user = rows_of(xin, channels_last, s.first_in, s.in_rows);
     dnnl::memory src(pd.src_desc(), engine, src_buf.data_ptr());
     dnnl::reorder(in_user, src).execute(stream, in_user, src);
     dnnl::memory dst(pd.dst_desc(), engine, dst_buf.data_ptr());
@@ -313,26 +236,15 @@ at::Tensor WinogradConv::forward(const at::Tensor& x, const at::Tensor& weight,
     if (bc.defined())
       args.emplace(DNNL_ARG_BIAS, dnnl::memory({{o}, dt::f32, tag::x}, engine, bc.data_ptr()));
     s.primitive->conv.execute(stream, args);
-    dnnl::memory out_user({{n, o, s.out_rows, w}, dt::f32, out_strides}, engine,
-                          result + s.first_out * out_row);
+    dnnl::memory out_user = rows_of(out, channels_last, s.first_out, s.out_rows);
     dnnl::reorder(dst, out_user).execute(stream, dst, out_user);
   }
   stream.wait();
   return out;
 }
 
-int64_t WinogradConv::weight_bytes() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  int64_t bytes = 0;
-  for (const auto& w : state_->weights) bytes += int64_t(w->buffer.nbytes());
-  return bytes;
-}
+int64_t WinogradConv::weight_bytes() const { return state_->weight_bytes(); }
 
-void WinogradConv::release() const {
-  std::lock_guard<std::mutex> lock(state_->mutex);
-  state_->primitives.clear();
-  state_->weights.clear();
-  state_->source = nullptr;
-}
+void WinogradConv::release() const { state_->release(); }
 
 }  // namespace difss::conv

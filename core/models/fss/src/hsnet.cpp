@@ -1,6 +1,8 @@
 // HSNet: hypercorrelation, center-pivot 4D convolutions, HPNLearner, K-shot vote (hsnet.hpp).
 #include <difss/fss/hsnet.hpp>
 
+#include <difss/conv/matmul.hpp>
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <ATen/core/grad_mode.h>
@@ -92,25 +94,35 @@ at::Tensor nhwc_rows(const at::Tensor& y) {  // channels-last [N, O, h, w] -> me
       .permute({0, 2, 3, 1});
 }
 
-// A stride-1 3x3 (or larger, padded to "same") convolution of the learner: through oneDNN's
-// Winograd kernels where difss::conv says so (fp32 CPU inference; core/models/conv), else ATen's.
-at::Tensor same_conv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
-                     const conv::WinogradConv& winograd) {
-  const int64_t k = w.size(2);
-  if (!at::GradMode::is_enabled() && x.device().is_cpu() && x.scalar_type() == at::kFloat &&
-      w.scalar_type() == at::kFloat && w.size(3) == k &&
-      conv::winograd_shape_ok(w.size(1), w.size(0), k, 1, k / 2) &&
-      conv::winograd_wanted(w.size(1), w.size(0), x.size(0), x.size(2), x.size(3)))
-    return winograd.forward(x, w, b);
-  return at::conv2d(x, w, b, {1, 1}, {k / 2, k / 2});
+// A convolution of the learner at fp32 CPU inference, through difss::conv (core/models/conv) where
+// given: stride-1 3x3 ones through oneDNN's Winograd kernels where the policy says so, those on
+// images smaller than the kernel as one dense matrix product, the others through DirectConv
+// (cached primitives and weights); ATen's call otherwise.
+struct LearnerConvPaths {
+  const conv::WinogradConv* winograd = nullptr;
+  const conv::SmallImageConv* dense = nullptr;
+  const conv::DirectConv* direct = nullptr;
+};
+
+at::Tensor learner_conv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, int64_t stride,
+                        const LearnerConvPaths& paths) {
+  const int64_t k = w.size(2), C = w.size(1), O = w.size(0);
+  const bool inference = !at::GradMode::is_enabled() && x.device().is_cpu() &&
+                         x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && w.size(3) == k;
+  if (inference && paths.winograd && conv::winograd_shape_ok(C, O, k, stride, k / 2) &&
+      conv::winograd_wanted(C, O, x.size(0), x.size(2), x.size(3)))
+    return paths.winograd->forward(x, w, b);
+  if (inference && paths.dense && conv::SmallImageConv::worthwhile(C, x.size(2), x.size(3), O, k))
+    return paths.dense->forward(x, w, b, stride, k / 2);
+  if (inference && paths.direct) return paths.direct->forward(x, w, b, stride, k / 2);
+  return at::conv2d(x, w, b, {stride, stride}, {k / 2, k / 2});
 }
 
 at::Tensor center_pivot_channels_last(const CenterPivotConv4d& c, const at::Tensor& x) {
-  const int64_t pad = c.kernel / 2;
   const at::Tensor m = memory_order(x).contiguous();  // a view when x is already in this layout
   const int64_t B = m.size(0), ha = m.size(1), wa = m.size(2), hb = m.size(3), wb = m.size(4), C = m.size(5);
   // Branch 2: over the support dims, with the stride; its images are views of x.
-  at::Tensor o2 = nhwc_rows(at::conv2d(images_nhwc(m, hb, wb, C), c.w2, c.b2, {c.stride, c.stride}, {pad, pad}));
+  at::Tensor o2 = nhwc_rows(learner_conv(images_nhwc(m, hb, wb, C), c.w2, c.b2, c.stride, {nullptr, &c.dense2, &c.direct2}));
   const int64_t lh = o2.size(1), lw = o2.size(2), O = o2.size(3);
   at::Tensor out = o2.view({B, ha, wa, lh, lw, O});
   // Branch 1: the support dims pruned with the stride, over the query dims: one copy.
@@ -120,7 +132,7 @@ at::Tensor center_pivot_channels_last(const CenterPivotConv4d& c, const at::Tens
                                 std::to_string(pruned.size(4)) + "] vs [" + std::to_string(lh) + ", " +
                                 std::to_string(lw) + "] support dims");
   const at::Tensor imgs = pruned.permute({0, 3, 4, 1, 2, 5}).contiguous();  // [B, lh, lw, ha, wa, C]
-  at::Tensor o1 = nhwc_rows(same_conv(images_nhwc(imgs, ha, wa, C), c.w1, c.b1, c.winograd1));
+  at::Tensor o1 = nhwc_rows(learner_conv(images_nhwc(imgs, ha, wa, C), c.w1, c.b1, 1, {&c.winograd1, nullptr, &c.direct1}));
   out.add_(o1.view({B, lh, lw, ha, wa, O}).permute({0, 3, 4, 1, 2, 5}));  // o2 + o1 == o1 + o2 in IEEE
   return logical_order(out);
 }
@@ -303,7 +315,7 @@ at::Tensor HPNLearner::forward(const std::vector<at::Tensor>& pyr) const {
   d = at::relu(at::conv2d(d, dec1_w2, dec1_b2, {1, 1}, {1, 1}));
   const int64_t up = d.size(-1) * 2;  // HSNet uses the width for both sides
   d = at::upsample_bilinear2d(d, {up, up}, /*align_corners=*/true);
-  d = at::relu(same_conv(d, dec2_w0, dec2_b0, dec2_winograd0));
+  d = at::relu(learner_conv(d, dec2_w0, dec2_b0, 1, {&dec2_winograd0, nullptr, nullptr}));
   return at::conv2d(d, dec2_w2, dec2_b2, {1, 1}, {1, 1});
 }
 
@@ -337,6 +349,17 @@ at::Tensor channel_norm(const at::Tensor& x) {
 }
 }  // namespace
 
+namespace {
+// max(q^T s, 0) for q^T [n, C] (a transposed view) and s [C, m]: through oneDNN's matmul at fp32
+// CPU inference (2.1x OpenBLAS's Haswell kernels here; the clamp fused), at::mm otherwise.
+at::Tensor correlate(const at::Tensor& qt, const at::Tensor& s) {
+  if (!at::GradMode::is_enabled() && qt.device().is_cpu() && qt.scalar_type() == at::kFloat &&
+      s.scalar_type() == at::kFloat)
+    return conv::matmul(qt, s, /*relu=*/true);
+  return at::mm(qt, s).clamp_min_(0);
+}
+}  // namespace
+
 std::vector<at::Tensor> multilayer_correlation(const std::vector<at::Tensor>& qf, const std::vector<at::Tensor>& sf,
                                                const std::array<int64_t, 3>& counts) {
   if (qf.size() != sf.size() || int64_t(qf.size()) != counts[0] + counts[1] + counts[2])
@@ -356,15 +379,21 @@ std::vector<at::Tensor> multilayer_correlation(const std::vector<at::Tensor>& qf
     // of a typical episode is a fraction of the image). Without a gradient only.
     at::Tensor nonzero = s_norm.squeeze(1).ne(0);  // [B, hb * wb]
     const int64_t kept = nonzero.sum().item<int64_t>();
-    if (at::GradMode::is_enabled() || kept == nonzero.numel()) {
+    if (at::GradMode::is_enabled()) {
       corrs.push_back(at::bmm(q.transpose(1, 2), s).view({B, ha, wa, hb, wb}).clamp_min(0));
+      continue;
+    }
+    if (kept == nonzero.numel()) {
+      std::vector<at::Tensor> per_image;
+      for (int64_t b = 0; b < B; ++b) per_image.push_back(correlate(q[b].t(), s[b]));
+      corrs.push_back(at::stack(per_image).view({B, ha, wa, hb, wb}));
       continue;
     }
     at::Tensor corr = at::zeros({B, ha * wa, hb * wb}, q.options());
     for (int64_t b = 0; b < B; ++b) {
       at::Tensor idx = nonzero[b].nonzero().view({-1});
       if (idx.numel() == 0) continue;
-      corr[b].index_copy_(1, idx, at::mm(q[b].t(), s[b].index_select(1, idx)).clamp_min_(0));
+      corr[b].index_copy_(1, idx, correlate(q[b].t(), s[b].index_select(1, idx)));
     }
     corrs.push_back(corr.view({B, ha, wa, hb, wb}));
   }

@@ -10,6 +10,8 @@
 //  - K-shot prediction extracts the query's features once instead of once per shot (same numbers).
 #pragma once
 
+#include <difss/conv/direct.hpp>
+#include <difss/conv/small_image.hpp>
 #include <difss/conv/winograd.hpp>
 #include <ATen/core/Tensor.h>
 
@@ -31,6 +33,11 @@ struct CenterPivotConv4d {
   // conv1 through oneDNN's Winograd kernels where difss::conv::winograd_wanted() says so (fp32 CPU
   // inference, kernel 3: the 64- and 128-channel convolutions over the 25x25 and 50x50 query dims).
   conv::WinogradConv winograd1;
+  // The other inference convolutions of both branches through oneDNN directly (cached primitives,
+  // weights reordered once; 1.2-2.1x ATen's call on these many tiny images).
+  conv::DirectConv direct1, direct2;
+  // conv2 on support images smaller than its kernel (2x2 under 3x3) as one dense matrix product.
+  conv::SmallImageConv dense2;
   // x: [B, C, ha, wa, hb, wb] -> [B, O, ha, wa, ceil(hb/s), ceil(wb/s)]
   at::Tensor forward(const at::Tensor& x) const;
 };
