@@ -1,4 +1,5 @@
 #include "segmenter_bench.hpp"
+#include <difss/conv/winograd.hpp>
 #include <difss/core/threads.hpp>
 
 #include "engine_args.hpp"
@@ -66,6 +67,7 @@ int run_segmenter_bench(int argc, char** argv) {
   std::string onnx = default_onnx(), mbv2_layers, r50_layers = "layer2,layer3";
   int64_t mbv2_size = 0, r50_size = 0;
   bool profile = false;
+  std::string conv_algorithm;
   app.add_option("--threads", threads, "intra-op threads (0 = LibTorch's default)");
   app.add_option("--episodes", episodes, "timed episodes per configuration (after one warm-up)")->capture_default_str();
   app.add_option("--config", configs, "hsnet-r50 | proto-mbv2 | proto-r50 | bam | hdmnet (BAM/HDMNet at 473, random weights, K-shot models)")->capture_default_str();
@@ -76,6 +78,9 @@ int run_segmenter_bench(int argc, char** argv) {
   app.add_option("--r50-layers", r50_layers, "ResNet-50 layers")->capture_default_str();
   app.add_option("--r50-size", r50_size, "input size for ResNet-50 (default: the plugin's)");
   app.add_flag("--profile", profile, "print where each configuration's time goes, per ATen operator (timed episodes, calling thread)");
+  app.add_option("--conv-algorithm", conv_algorithm,
+                 "auto | direct | winograd: 3x3 convolutions through oneDNN's Winograd kernels where they pay, never, or "
+                 "wherever eligible (as DIFSS_CONV_ALGORITHM; core/models/conv/README.md)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -87,6 +92,14 @@ int run_segmenter_bench(int argc, char** argv) {
   }
   std::printf("threads: %d (LibTorch), %d (OpenCV); %d timed episodes after 1 warm-up; query/supports 480x640\n",
               at::get_num_threads(), cv::getNumThreads(), episodes);
+  try {
+    if (!conv_algorithm.empty()) difss::conv::set_conv_algorithm(conv_algorithm);
+    std::printf("convolution algorithm: %s (Winograd %s)\n", difss::conv::conv_algorithm().c_str(),
+                difss::conv::winograd_available() ? "available" : difss::conv::winograd_unavailable_reason().c_str());
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "difss-fss-tool bench: %s\n", e.what());
+    return 2;
+  }
   // CPU s/episode (user + system, all threads) is robust on a loaded machine; wall-clock is what a
   // user waits.
   std::printf("%-12s %5s %10s %12s %16s %14s\n", "config", "shots", "episodes/s", "ms/episode", "CPU s/episode", "peak RSS (MB)");

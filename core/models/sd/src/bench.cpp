@@ -55,6 +55,7 @@ struct Args {
   std::string config = "sd15", write_checkpoint, checkpoint, vocab;
   bool profile = false, pack = true, vae = false, keep_block_weights = false, attention = false;
   std::string attention_kernel;  // --attention-kernel: the setting for every mode ("" = as is)
+  std::string conv_algorithm;    // --conv-algorithm: likewise
 };
 
 void usage() {
@@ -63,7 +64,7 @@ void usage() {
                "                     [--checkpoint FILE --vocab FILE] [--profile] [--no-pack] [--vae]\n"
                "                     [--keep-block-weights] [--attention]\n"
                "                     [--attention-kernel auto|aten|avx2|avx512]\n"
-               "                     [--attention-slice-bytes N]\n";
+               "                     [--attention-slice-bytes N] [--conv-algorithm auto|direct|winograd]\n";
 }
 
 // Runs run(i) for i = 0..n, printing each run's wall and CPU seconds; run 0 is the warm-up and
@@ -293,6 +294,8 @@ int run_sampler_bench(int argc, char** argv) {
         set_attention_slice_bytes(std::stoll(next()));
       } else if (k == "--attention-kernel") {
         a.attention_kernel = next();
+      } else if (k == "--conv-algorithm") {
+        a.conv_algorithm = next();
       } else if (k == "--profile") {
         a.profile = true;
       } else if (k == "--vocab") {
@@ -306,6 +309,9 @@ int run_sampler_bench(int argc, char** argv) {
     }
     if (!a.attention_kernel.empty()) set_attention_kernel(a.attention_kernel);
     std::printf("attention kernel: %s (%s)\n", attention_kernel().c_str(), attention_kernel_in_use().c_str());
+    if (!a.conv_algorithm.empty()) conv::set_conv_algorithm(a.conv_algorithm);
+    std::printf("convolution algorithm: %s (Winograd %s)\n", conv::conv_algorithm().c_str(),
+                conv::winograd_available() ? "available" : conv::winograd_unavailable_reason().c_str());
     if (a.attention) {
       time_attention(a);
       return 0;
