@@ -1,8 +1,9 @@
-// Matrix products through oneDNN's matmul (brgemm kernels), for the hot products ATen sends to
-// OpenBLAS: Debian's OpenBLAS 0.3.21 runs its Haswell (AVX2) kernels on AVX-512 CPUs, about
-// 100-120 GFLOP/s on one Zen 5 core, where oneDNN reaches 190-220 (HSNet's correlations,
-// [2500 x 512] x [512 x 500]: 13.2 ms through at::mm, 6.1 ms here). Either operand may be a
-// transposed view: oneDNN reads both strides, so nothing is copied.
+// Matrix products through oneDNN's matmul (brgemm kernels), for hot products ATen sends to
+// OpenBLAS. On one Zen 5 core oneDNN reaches 190-220 GFLOP/s on HSNet's correlation shapes
+// ([2500 x 512] x [512 x 500]: 6.1 ms); OpenBLAS 0.3.21 gives 100-120 with its Haswell kernels
+// (13.2 ms; what it runs where OPENBLAS_CORETYPE=Haswell is pinned, as on the development machines)
+// and 165-186 with its SkylakeX ones (docs/PERFORMANCE.md, "The machine matters"). Either operand
+// may be a transposed view: oneDNN reads both strides, so nothing is copied.
 #pragma once
 
 #include <ATen/core/Tensor.h>
