@@ -34,11 +34,12 @@ std::shared_ptr<const ConvPrimitive> ConvState::primitive(
 std::shared_ptr<const ConvWeights> ConvState::transformed(const at::Tensor& plain,
                                                           const dnnl::memory::desc& desc) {
   // Inference tensors (made under c10::InferenceMode) keep no version counter; weights made there
-  // are not updated in place by anything in difss, so their address identifies them.
+  // are not updated in place by anything in difss, so their address identifies them (source_ holds
+  // the tensor, so no other tensor can take that address meanwhile).
   const uint32_t version = plain.is_inference() ? 0 : plain._version();
-  if (source_ != plain.data_ptr() || source_version_ != version) {
+  if (!source_.defined() || source_.data_ptr() != plain.data_ptr() || source_version_ != version) {
     weights_.clear();
-    source_ = plain.data_ptr();
+    source_ = plain;
     source_version_ = version;
   }
   for (const auto& w : weights_)
@@ -65,7 +66,7 @@ void ConvState::release() {
   std::lock_guard<std::mutex> lock(mutex);
   primitives_.clear();
   weights_.clear();
-  source_ = nullptr;
+  source_ = at::Tensor();
 }
 
 ConvOperands conv_operands(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

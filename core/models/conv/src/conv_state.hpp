@@ -55,7 +55,9 @@ class ConvState {
  private:
   std::map<Key, std::shared_ptr<const ConvPrimitive>> primitives_;
   std::vector<std::shared_ptr<const ConvWeights>> weights_;  // by layout (one in practice)
-  const void* source_ = nullptr;
+  // The tensor the weights were reordered from, held so that its memory cannot be reused by another
+  // tensor (an address seen again is then always the same weights).
+  at::Tensor source_;
   uint32_t source_version_ = 0;
 };
 

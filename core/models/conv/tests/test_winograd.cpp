@@ -160,8 +160,14 @@ TEST_CASE("Winograd convolution follows its weights and can release them", "[con
 
   {  // weights and inputs made under InferenceMode carry no version counter
     c10::InferenceMode inference;
-    const at::Tensor wi = at::randn({48, 32, 3, 3}), xi = at::randn({1, 32, 12, 12});
+    at::Tensor wi = at::randn({48, 32, 3, 3});
+    const at::Tensor xi = at::randn({1, 32, 12, 12});
     CHECK(at::allclose(conv.forward(xi, wi, b), at::conv2d(xi, wi, b, 1, 1), 1e-4, 1e-4));
+    // Weights replaced by a new tensor of the same size (which the allocator would like to put
+    // where the old one was): the cache holds the old tensor, so the new one is seen as new.
+    wi = at::Tensor();
+    const at::Tensor wj = at::randn({48, 32, 3, 3});
+    CHECK(at::allclose(conv.forward(xi, wj, b), at::conv2d(xi, wj, b, 1, 1), 1e-4, 1e-4));
   }
   conv.release();
   CHECK(conv.weight_bytes() == 0);
