@@ -94,8 +94,7 @@ int run_segmenter_bench(int argc, char** argv) {
               at::get_num_threads(), cv::getNumThreads(), episodes);
   try {
     if (!conv_algorithm.empty()) difss::conv::set_conv_algorithm(conv_algorithm);
-    std::printf("convolution algorithm: %s (Winograd %s)\n", difss::conv::conv_algorithm().c_str(),
-                difss::conv::winograd_available() ? "available" : difss::conv::winograd_unavailable_reason().c_str());
+    std::printf("convolution algorithm: %s\n", difss::conv::conv_setting_summary().c_str());
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "difss-fss-tool bench: %s\n", e.what());
     return 2;

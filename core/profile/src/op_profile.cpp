@@ -50,8 +50,8 @@ double flops_of(const at::RecordFunction& fn) {
     return 4.0 * double(product(a)) * double(b[1]);  // scores and values products, all heads
   if (name == "difss::winograd_conv" && a.size() == 4 && b.size() == 4)  // x [N, C, H, W], w [O, C, 3, 3]
     return 2.0 * double(product(a)) * double(b[0]) * 9.0;  // the direct algorithm's count, stride 1
-  if (name == "difss::matmul" && a.size() == 2 && b.size() == 2) return 2.0 * double(a[0] * a[1] * b[1]);
-  if (name == "aten::mm" && a.size() == 2 && b.size() == 2) return 2.0 * double(a[0] * a[1] * b[1]);
+  if ((name == "aten::mm" || name == "difss::matmul") && a.size() == 2 && b.size() == 2)
+    return 2.0 * double(a[0] * a[1] * b[1]);
   if (name == "aten::addmm" && in.size() >= 3) {  // addmm(self, m1, m2, ...)
     const auto m1 = sizes_of(in[1]), m2 = sizes_of(in[2]);
     return m1.size() == 2 && m2.size() == 2 ? 2.0 * double(m1[0] * m1[1] * m2[1]) : 0;

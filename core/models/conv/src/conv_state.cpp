@@ -11,6 +11,20 @@ dnnl::engine& cpu_engine() {
   return engine;
 }
 
+namespace {
+uint32_t version_of(const at::Tensor& t) { return !t.defined() || t.is_inference() ? 0 : t._version(); }
+const void* address_of(const at::Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; }
+}  // namespace
+
+bool TensorStamp::matches(const at::Tensor& t) const {
+  return tensor_.defined() == t.defined() && address_of(tensor_) == address_of(t) && version_ == version_of(t);
+}
+
+void TensorStamp::set(const at::Tensor& t) {
+  tensor_ = t;
+  version_ = version_of(t);
+}
+
 at::Tensor buffer(size_t bytes) {
   return at::empty({int64_t((bytes + sizeof(float) - 1) / sizeof(float))},
                    at::TensorOptions().dtype(at::kFloat));
@@ -18,7 +32,7 @@ at::Tensor buffer(size_t bytes) {
 
 std::shared_ptr<const ConvPrimitive> ConvState::primitive(
     const Key& key, const std::function<dnnl::convolution_forward::primitive_desc()>& make,
-    const std::string& what) {
+    const std::function<std::string()>& what) {
   auto found = primitives_.find(key);
   if (found != primitives_.end()) return found->second;
   try {
@@ -27,20 +41,15 @@ std::shared_ptr<const ConvPrimitive> ConvState::primitive(
     primitives_.emplace(key, p);
     return p;
   } catch (const dnnl::error& e) {
-    throw std::runtime_error(what + ": " + e.what());
+    throw std::runtime_error(what() + ": " + e.what());
   }
 }
 
 std::shared_ptr<const ConvWeights> ConvState::transformed(const at::Tensor& plain,
                                                           const dnnl::memory::desc& desc) {
-  // Inference tensors (made under c10::InferenceMode) keep no version counter; weights made there
-  // are not updated in place by anything in difss, so their address identifies them (source_ holds
-  // the tensor, so no other tensor can take that address meanwhile).
-  const uint32_t version = plain.is_inference() ? 0 : plain._version();
-  if (!source_.defined() || source_.data_ptr() != plain.data_ptr() || source_version_ != version) {
+  if (!source_.matches(plain)) {
     weights_.clear();
-    source_ = plain;
-    source_version_ = version;
+    source_.set(plain);
   }
   for (const auto& w : weights_)
     if (w->desc == desc) return w;
@@ -66,7 +75,7 @@ void ConvState::release() {
   std::lock_guard<std::mutex> lock(mutex);
   primitives_.clear();
   weights_.clear();
-  source_ = at::Tensor();
+  source_.clear();
 }
 
 ConvOperands conv_operands(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

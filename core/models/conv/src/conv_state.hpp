@@ -24,6 +24,20 @@ dnnl::engine& cpu_engine();
 // A float32 CPU buffer of at least `bytes`, from ATen's allocator (so benches and RSS see it).
 at::Tensor buffer(size_t bytes);
 
+// Which tensor a cache was made from: the tensor itself (held, so that no other tensor can be given
+// its address meanwhile) and its version counter (in-place updates). Inference tensors (made under
+// c10::InferenceMode) have no version counter; nothing in difss updates those in place.
+class TensorStamp {
+ public:
+  bool matches(const at::Tensor& t) const;  // an undefined t matches an undefined stamp
+  void set(const at::Tensor& t);
+  void clear() { *this = TensorStamp(); }
+
+ private:
+  at::Tensor tensor_;
+  uint32_t version_ = 0;
+};
+
 struct ConvPrimitive {
   dnnl::convolution_forward::primitive_desc pd;
   dnnl::convolution_forward conv;
@@ -41,10 +55,10 @@ class ConvState {
 
   using Key = std::array<int64_t, 10>;  // the caller's description of the problem
   // The primitive for `key`, made by `make` the first time; a oneDNN refusal becomes a
-  // std::runtime_error starting with `what`.
+  // std::runtime_error starting with what() (only called then).
   std::shared_ptr<const ConvPrimitive> primitive(const Key& key,
                                                  const std::function<dnnl::convolution_forward::primitive_desc()>& make,
-                                                 const std::string& what);
+                                                 const std::function<std::string()>& what);
   // `plain` (contiguous [O, C, kh, kw] float32) reordered into `desc`; made again when `plain` is
   // another tensor or was updated in place.
   std::shared_ptr<const ConvWeights> transformed(const at::Tensor& plain, const dnnl::memory::desc& desc);
@@ -55,10 +69,7 @@ class ConvState {
  private:
   std::map<Key, std::shared_ptr<const ConvPrimitive>> primitives_;
   std::vector<std::shared_ptr<const ConvWeights>> weights_;  // by layout (one in practice)
-  // The tensor the weights were reordered from, held so that its memory cannot be reused by another
-  // tensor (an address seen again is then always the same weights).
-  at::Tensor source_;
-  uint32_t source_version_ = 0;
+  TensorStamp source_;  // what weights_ were reordered from
 };
 
 // A convolution's operands as oneDNN reads them: x in its own memory format (channels-last or

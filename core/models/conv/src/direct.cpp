@@ -58,10 +58,12 @@ at::Tensor DirectConv::forward(const at::Tensor& x, const at::Tensor& weight, co
           attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
           return dnnl::convolution_forward::primitive_desc(d, attr, cpu_engine());
         },
-        "DirectConv: oneDNN cannot run a convolution of " + std::to_string(c) + " -> " +
-            std::to_string(o) + " channels, " + std::to_string(kh) + "x" + std::to_string(kw) +
-            " stride " + std::to_string(stride) + " on " + std::to_string(n) + " x " +
-            std::to_string(h) + " x " + std::to_string(w) + " inputs");
+        [&] {
+          return "DirectConv: oneDNN cannot run a convolution of " + std::to_string(c) + " -> " +
+                 std::to_string(o) + " channels, " + std::to_string(kh) + "x" + std::to_string(kw) +
+                 " stride " + std::to_string(stride) + " on " + std::to_string(n) + " x " +
+                 std::to_string(h) + " x " + std::to_string(w) + " inputs";
+        });
     weights = state_->transformed(wc, primitive->pd.weights_desc());
   }
 

@@ -4,6 +4,8 @@
 
 #include <difss/conv/direct.hpp>
 
+#include "conv_state.hpp"
+
 #include <ATen/ATen.h>
 #include <ATen/record_function.h>
 
@@ -19,18 +21,9 @@ struct SmallImageConv::State {
   // The map [outputs, inputs, 1, 1] and the repeated bias, and what they were made from.
   at::Tensor map, bias;
   std::array<int64_t, 6> shape{};  // h, w, stride, padding, out h, out w
-  // What the map was made from, held so that no other tensor can take their addresses.
-  at::Tensor weight, bias_source;
-  uint32_t version = 0, bias_version = 0;
+  TensorStamp weight, bias_source;  // what the map was made from
   DirectConv gemm;
 };
-
-namespace {
-uint32_t version_of(const at::Tensor& t) {
-  // Inference tensors keep no version counter (see ConvState::transformed).
-  return !t.defined() || t.is_inference() ? 0 : t._version();
-}
-}  // namespace
 
 SmallImageConv::SmallImageConv() : state_(std::make_shared<State>()) {}
 
@@ -56,9 +49,7 @@ at::Tensor SmallImageConv::forward(const at::Tensor& x, const at::Tensor& weight
     std::lock_guard<std::mutex> lock(state_->mutex);
     State& s = *state_;
     const std::array<int64_t, 6> shape{h, w, stride, padding, oh, ow};
-    const auto address = [](const at::Tensor& t) { return t.defined() ? t.data_ptr() : nullptr; };
-    if (!s.map.defined() || address(s.weight) != address(weight) || s.version != version_of(weight) ||
-        s.shape != shape || address(s.bias_source) != address(bias) || s.bias_version != version_of(bias)) {
+    if (!s.map.defined() || s.shape != shape || !s.weight.matches(weight) || !s.bias_source.matches(bias)) {
       // Convolving each unit image (one input value 1) gives one column of the map; in NHWC
       // order on both sides, so that an image's memory is a row of inputs and its result a row
       // of outputs. Each entry is a single weight times 1 plus exact zeros.
@@ -69,10 +60,8 @@ at::Tensor SmallImageConv::forward(const at::Tensor& x, const at::Tensor& weight
       s.map = columns.permute({2, 3, 1, 0}).reshape({outputs, inputs}).contiguous().view({outputs, inputs, 1, 1});
       s.bias = bias.defined() ? bias.to(at::kFloat).repeat({oh * ow}).contiguous() : at::Tensor();
       s.shape = shape;
-      s.weight = weight;
-      s.version = version_of(weight);
-      s.bias_source = bias;
-      s.bias_version = version_of(bias);
+      s.weight.set(weight);
+      s.bias_source.set(bias);
     }
     map = s.map;
     rep_bias = s.bias;

@@ -2,6 +2,7 @@
 #include <difss/conv/winograd.hpp>
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 #include <ATen/record_function.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -10,10 +11,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <map>
 #include <mutex>
 #include <stdexcept>
-#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -59,7 +58,6 @@ Algorithm current() {
   if (g_env_error_active) throw std::invalid_argument(g_env_error);
   return Algorithm(g_algorithm.load());
 }
-
 
 // A Winograd convolution of `in_rows` input rows (a horizontal strip of the image, or all of it)
 // with `pad_top` / `pad_bottom` zero rows: 1 at the image's edges, 0 inside, where the strip's
@@ -107,7 +105,6 @@ const Probe& probe() {
   }();
   return p;
 }
-
 
 }  // namespace
 
@@ -164,6 +161,19 @@ bool winograd_wanted(int64_t in_channels, int64_t out_channels, int64_t n, int64
          (small_weights && h * w >= kMinImagePixels && n * h * w >= kMinCallPixels);
 }
 
+bool winograd_applies(const at::Tensor& x, const at::Tensor& weight, int64_t stride, int64_t padding) {
+  return !at::GradMode::is_enabled() && x.dim() == 4 && weight.dim() == 4 && x.device().is_cpu() &&
+         x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat &&
+         weight.size(2) == weight.size(3) &&
+         winograd_shape_ok(weight.size(1), weight.size(0), weight.size(2), stride, padding) &&
+         winograd_wanted(weight.size(1), weight.size(0), x.size(0), x.size(2), x.size(3));
+}
+
+std::string conv_setting_summary() {
+  return conv_algorithm() + (winograd_available() ? " (Winograd available)"
+                                                  : " (Winograd unavailable: " + winograd_unavailable_reason() + ")");
+}
+
 // ---- WinogradConv --------------------------------------------------------------------------------
 
 struct WinogradConv::State : ConvState {};
@@ -202,11 +212,14 @@ at::Tensor WinogradConv::forward(const at::Tensor& x, const at::Tensor& weight,
                     a1 = std::min(r1 + 1, h);
       Strip s{r0, r1 - r0, a0, a1 - a0, nullptr, nullptr};
       const int64_t top = r0 == 0 ? 1 : 0, bottom = r1 == h ? 1 : 0;
-      s.primitive = state_->primitive({n, c, s.in_rows, w, o, bc.defined(), top, bottom}, [&] {
-        return make_pd(n, c, s.in_rows, w, o, bc.defined(), top, bottom);
-      }, "WinogradConv: oneDNN cannot run a Winograd convolution of " + std::to_string(c) + " -> " +
-         std::to_string(o) + " channels on " + std::to_string(n) + " x " + std::to_string(s.in_rows) +
-         " x " + std::to_string(w) + " inputs");
+      s.primitive = state_->primitive(
+          {n, c, s.in_rows, w, o, bc.defined(), top, bottom},
+          [&] { return make_pd(n, c, s.in_rows, w, o, bc.defined(), top, bottom); },
+          [&] {
+            return "WinogradConv: oneDNN cannot run a Winograd convolution of " + std::to_string(c) + " -> " +
+                   std::to_string(o) + " channels on " + std::to_string(n) + " x " +
+                   std::to_string(s.in_rows) + " x " + std::to_string(w) + " inputs";
+          });
       s.weights = state_->transformed(wc, s.primitive->pd.weights_desc());
       strips.push_back(std::move(s));
     }

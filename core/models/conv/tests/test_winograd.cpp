@@ -3,6 +3,8 @@
 // nothing asks for Winograd and that a forced call fails with a clear error.
 #include <difss/conv/winograd.hpp>
 
+#include "conv_settings.hpp"
+
 #include <ATen/ATen.h>
 #include <c10/core/InferenceMode.h>
 #include <catch2/catch.hpp>
@@ -13,18 +15,6 @@
 using namespace difss::conv;
 
 namespace {
-
-// Restores the process-wide settings a test case changes.
-struct SettingsGuard {
-  std::string algorithm = conv_algorithm();
-  int64_t min_pixels = winograd_min_pixels();
-  int64_t strip_bytes = winograd_strip_bytes();
-  ~SettingsGuard() {
-    set_winograd_strip_bytes(strip_bytes);
-    set_conv_algorithm(algorithm);
-    set_winograd_min_pixels(min_pixels);
-  }
-};
 
 struct Errors {
   double winograd = 0, direct = 0;  // max |y - y64| / scale
@@ -51,7 +41,7 @@ Errors measure(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, bo
 }  // namespace
 
 TEST_CASE("conv algorithm setting", "[conv]") {
-  SettingsGuard guard;
+  test::RestoreConvSettings guard;
   for (const char* name : {"auto", "direct", "winograd"}) {
     set_conv_algorithm(name);
     CHECK(conv_algorithm() == name);
@@ -97,7 +87,7 @@ TEST_CASE("Winograd convolution vs float64 and the direct algorithm", "[conv]") 
   if (!winograd_available()) {
     WARN("Winograd not available, checking the refusal instead: " << winograd_unavailable_reason());
     CHECK_FALSE(winograd_unavailable_reason().empty());
-    SettingsGuard guard;
+    test::RestoreConvSettings guard;
     set_conv_algorithm("winograd");
     CHECK_FALSE(winograd_wanted(128, 128, 1, 512, 512));
     CHECK_THROWS_AS(WinogradConv().forward(at::randn({1, 16, 8, 8}), at::randn({16, 16, 3, 3}), {}),
@@ -113,7 +103,7 @@ TEST_CASE("Winograd convolution vs float64 and the direct algorithm", "[conv]") 
   const std::vector<Case> cases = {{1, 64, 128, 37, 29, true, true},   {2, 128, 64, 20, 33, false, false},
                                    {1, 256, 256, 16, 16, true, false}, {1, 512, 32, 9, 7, true, true},
                                    {3, 16, 16, 5, 6, false, true}};
-  SettingsGuard guard;
+  test::RestoreConvSettings guard;
   // Whole images, then strips: 4 rows of the 64-channel case, 8 of the 16-channel one (the last
   // strip shorter), so strips at the top edge, inside and at the bottom edge all run.
   for (const int64_t strip_bytes : {int64_t(12) << 20, int64_t(4 * 64 * 29 * 4), int64_t(8 * 3 * 16 * 6 * 4)})

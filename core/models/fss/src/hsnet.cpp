@@ -107,11 +107,9 @@ struct LearnerConvPaths {
 at::Tensor learner_conv(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, int64_t stride,
                         const LearnerConvPaths& paths) {
   const int64_t k = w.size(2), C = w.size(1), O = w.size(0);
+  if (paths.winograd && conv::winograd_applies(x, w, stride, k / 2)) return paths.winograd->forward(x, w, b);
   const bool inference = !at::GradMode::is_enabled() && x.device().is_cpu() &&
                          x.scalar_type() == at::kFloat && w.scalar_type() == at::kFloat && w.size(3) == k;
-  if (inference && paths.winograd && conv::winograd_shape_ok(C, O, k, stride, k / 2) &&
-      conv::winograd_wanted(C, O, x.size(0), x.size(2), x.size(3)))
-    return paths.winograd->forward(x, w, b);
   if (inference && paths.dense && conv::SmallImageConv::worthwhile(C, x.size(2), x.size(3), O, k))
     return paths.dense->forward(x, w, b, stride, k / 2);
   if (inference && paths.direct) return paths.direct->forward(x, w, b, stride, k / 2);

@@ -310,8 +310,7 @@ int run_sampler_bench(int argc, char** argv) {
     if (!a.attention_kernel.empty()) set_attention_kernel(a.attention_kernel);
     std::printf("attention kernel: %s (%s)\n", attention_kernel().c_str(), attention_kernel_in_use().c_str());
     if (!a.conv_algorithm.empty()) conv::set_conv_algorithm(a.conv_algorithm);
-    std::printf("convolution algorithm: %s (Winograd %s)\n", conv::conv_algorithm().c_str(),
-                conv::winograd_available() ? "available" : conv::winograd_unavailable_reason().c_str());
+    std::printf("convolution algorithm: %s\n", conv::conv_setting_summary().c_str());
     if (a.attention) {
       time_attention(a);
       return 0;

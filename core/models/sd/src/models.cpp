@@ -442,16 +442,8 @@ at::Tensor linear(const at::Tensor& x, const Linear& l) {
 // (DIFSS_CONV_ALGORITHM, difss::conv) asks for them: under "auto" the VAE decoder's 256² and 512²
 // levels (not the UNet's or ControlNet's), 1.8-2.7x faster per convolution at a few float
 // roundings more (core/models/conv).
-bool use_winograd(const at::Tensor& x, const Conv& c) {
-  return !at::GradMode::is_enabled() && x.dim() == 4 && x.device().is_cpu() &&
-         x.scalar_type() == at::kFloat && c.w.scalar_type() == at::kFloat && c.w.dim() == 4 &&
-         c.w.size(2) == c.w.size(3) &&
-         conv::winograd_shape_ok(c.w.size(1), c.w.size(0), c.w.size(2), c.stride, c.padding) &&
-         conv::winograd_wanted(c.w.size(1), c.w.size(0), x.size(0), x.size(2), x.size(3));
-}
-
 at::Tensor conv(const at::Tensor& x, const Conv& c) {
-  if (use_winograd(x, c)) return c.winograd.forward(x, c.w, c.b);
+  if (conv::winograd_applies(x, c.w, c.stride, c.padding)) return c.winograd.forward(x, c.w, c.b);
   if (c.packed.defined() && !at::GradMode::is_enabled() && x.device().is_cpu() &&
       x.scalar_type() == c.w.scalar_type())
     return at::mkldnn_convolution(x, c.packed, c.b, {c.padding, c.padding}, {c.stride, c.stride}, {1, 1}, 1);

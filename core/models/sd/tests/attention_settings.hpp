@@ -1,8 +1,8 @@
 // Restores the process-wide attention settings (attention.hpp) and convolution settings
-// (difss/conv/winograd.hpp) that a test case changes.
+// (difss/conv/winograd.hpp; the guard lives with the conv tests) that a test case changes.
 #pragma once
 
-#include <difss/conv/winograd.hpp>
+#include "../../conv/tests/conv_settings.hpp"
 #include <difss/sd/attention.hpp>
 
 #include <cstdint>
@@ -21,13 +21,6 @@ struct RestoreAttentionSettings {
   }
 };
 
-struct RestoreConvSettings {
-  std::string algorithm = conv::conv_algorithm();
-  int64_t min_pixels = conv::winograd_min_pixels();
-  ~RestoreConvSettings() {
-    conv::set_conv_algorithm(algorithm);
-    conv::set_winograd_min_pixels(min_pixels);
-  }
-};
+using conv::test::RestoreConvSettings;
 
 }  // namespace difss::sd::test

@@ -67,6 +67,13 @@ bool winograd_shape_ok(int64_t in_channels, int64_t out_channels, int64_t kernel
 // when available and the policy above says so.
 bool winograd_wanted(int64_t in_channels, int64_t out_channels, int64_t n, int64_t h, int64_t w);
 
+// The whole decision for one call: no gradient recorded, x [N, C, H, W] and weight float32 on
+// the CPU, the shape eligible (winograd_shape_ok) and the setting wanting it (winograd_wanted).
+bool winograd_applies(const at::Tensor& x, const at::Tensor& weight, int64_t stride, int64_t padding);
+
+// "auto (Winograd available)" or "direct (Winograd unavailable: <why>)": for benches' headers.
+std::string conv_setting_summary();
+
 // One convolution's Winograd state: its oneDNN primitive per input shape and its transformed
 // weights, made on first use and remade when the weights passed in change (another tensor or an
 // in-place update). Thread-safe. Copies share the state.
